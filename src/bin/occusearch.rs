@@ -1,0 +1,384 @@
+//! The `occusearch` command: parses arguments, resolves configuration, calls the library and maps
+//! errors to exit codes (2: the user must fix something, 3: I/O, 1: internal).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use occusearch::config::Config;
+use occusearch::index::{self, BuildProgress, OccuIndex};
+use occusearch::ingest::IngestOptions;
+use occusearch::search::{self, SearchRequest};
+use occusearch::types::{Kind, Lang};
+use occusearch::Error;
+
+#[derive(Parser)]
+#[command(
+    name = "occusearch",
+    version,
+    about = "Search European occupations, skills, profiles and training materials"
+)]
+struct Cli {
+    /// Configuration file (TOML); default: ./occusearch.toml when present.
+    #[arg(long, global = true, env = "OCCUSEARCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Index directory [default: index, or OCCUSEARCH_INDEX].
+    #[arg(long, global = true)]
+    index: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read data files and build a new index generation, then make it current.
+    Index(IndexArgs),
+    /// Search the index.
+    Search(SearchArgs),
+    /// Show one concept with its relations, in a language.
+    Show(ShowArgs),
+}
+
+#[derive(Args)]
+struct IndexArgs {
+    /// Data directory or file; repeat for several [default: ../shared/data, or OCCUSEARCH_DATA].
+    #[arg(long = "data")]
+    data: Vec<PathBuf>,
+    /// Stop at the first bad record instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+    /// Print the build report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    query: String,
+    /// Language of the query (ISO 639-1); without it every language is searched.
+    #[arg(long)]
+    lang: Option<String>,
+    /// occupation, skill, profile, material, concept, isco-group or skill-group; repeatable.
+    #[arg(long)]
+    kind: Vec<String>,
+    /// Only concepts from this source (esco, ecsf, eo4geo, digcomp, e-cf, ...).
+    #[arg(long)]
+    source: Option<String>,
+    /// Only concepts in this ISCO-08 group (1 to 4 digits).
+    #[arg(long)]
+    isco: Option<String>,
+    /// Only materials at this EQF level (1-8).
+    #[arg(long)]
+    eqf: Option<u8>,
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// Print {"hits":[{"id","kind","label","lang","score"},...]}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    /// ESCO URI, bare ESCO UUID, or source id (ecsf:ciso, eo4geo:IP3, ...).
+    id: String,
+    #[arg(long, default_value = "en")]
+    lang: String,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_lang(text: &str) -> Result<Lang, Error> {
+    Lang::parse(text).ok_or_else(|| {
+        Error::InvalidRequest(format!(
+            "--lang {text:?} is not an ISO 639-1 code such as en, de, fr"
+        ))
+    })
+}
+
+fn parse_kind(text: &str) -> Result<Kind, Error> {
+    Kind::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        Error::InvalidRequest(format!(
+            "--kind {text:?} is not one of {}",
+            known.join(", ")
+        ))
+    })
+}
+
+/// One indicatif bar per build stage.
+struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl BuildProgress for Bars {
+    fn stage(&self, name: &str, total: u64) {
+        let bar = ProgressBar::new(total);
+        let style =
+            ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(name.to_string());
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+    fn advance(&self, done: u64) {
+        if let Ok(slot) = self.bar.lock() {
+            if let Some(bar) = slot.as_ref() {
+                bar.inc(done);
+            }
+        }
+    }
+    fn finish_stage(&self) {
+        if let Ok(mut slot) = self.bar.lock() {
+            if let Some(bar) = slot.take() {
+                bar.finish();
+            }
+        }
+    }
+}
+
+fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
+    let data = if args.data.is_empty() {
+        config.data.clone()
+    } else {
+        args.data
+    };
+    let bars = Bars {
+        bar: Mutex::new(None),
+    };
+    let summary = index::build(
+        &data,
+        &config.index_dir,
+        IngestOptions {
+            strict: args.strict,
+        },
+        &bars,
+    )?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        let report = serde_json::json!({ "generation": summary.generation, "manifest": summary.manifest, "report": summary.report });
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let manifest = &summary.manifest;
+    writeln!(
+        out,
+        "index {} ({} concepts, {} text documents) in {:.1} s",
+        summary.generation.display(),
+        manifest.concepts,
+        manifest.text.documents,
+        manifest.build_seconds
+    )?;
+    writeln!(out, "\nconcepts per kind and language:")?;
+    for (kind, per_lang) in &manifest.counts.per_kind_and_lang {
+        let total = manifest
+            .counts
+            .per_kind
+            .get(kind)
+            .copied()
+            .unwrap_or_default();
+        let langs: Vec<String> = per_lang
+            .iter()
+            .map(|(lang, n)| format!("{lang} {n}"))
+            .collect();
+        writeln!(
+            out,
+            "  {:<12} {:>6}  {}",
+            kind.as_str(),
+            total,
+            langs.join(", ")
+        )?;
+    }
+    writeln!(out, "\nrelations:")?;
+    for (relation, n) in &manifest.counts.relations {
+        writeln!(out, "  {relation:<24} {n:>7}")?;
+    }
+    writeln!(out, "\nfiles:")?;
+    for file in &summary.report.files {
+        writeln!(
+            out,
+            "  {:<18} {:>6} concepts {:>7} relations {:>5} attached {:>4} skipped  {}",
+            file.reader,
+            file.concepts,
+            file.relations,
+            file.attached,
+            file.skipped,
+            file.path.display()
+        )?;
+        for error in &file.first_errors {
+            writeln!(out, "      skipped: {error}")?;
+        }
+    }
+    for ignored in &summary.report.ignored {
+        writeln!(
+            out,
+            "  {:<18} {}  ({})",
+            "not read",
+            ignored.path.display(),
+            ignored.reason
+        )?;
+    }
+    writeln!(
+        out,
+        "\nskipped records: {}; relations dropped for an unknown end: {}",
+        manifest.skipped_records, manifest.dangling_relations
+    )?;
+    Ok(())
+}
+
+fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
+    let opened = OccuIndex::open(&config.index_dir)?;
+    let request = SearchRequest {
+        query: args.query,
+        lang: args.lang.as_deref().map(parse_lang).transpose()?,
+        kinds: args
+            .kind
+            .iter()
+            .map(|k| parse_kind(k))
+            .collect::<Result<_, _>>()?,
+        source: args.source,
+        isco: args.isco,
+        eqf: args.eqf,
+        limit: args.limit.unwrap_or(config.search.default_limit),
+        offset: args.offset,
+    };
+    let hits = search::search(&opened, &request, &config.search.weights)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &serde_json::json!({ "hits": hits }))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if hits.is_empty() {
+        writeln!(out, "no match")?;
+    }
+    for (rank, hit) in hits.iter().enumerate() {
+        let kind = hit.kind.map_or("?", Kind::as_str);
+        writeln!(
+            out,
+            "{:>3}. {:>7.3}  [{kind}/{}] {}  <{}>",
+            rank + 1 + request.offset,
+            hit.score,
+            hit.lang,
+            hit.label,
+            hit.id
+        )?;
+        if let Some(label) = hit.matched_label.as_ref().filter(|l| **l != hit.label) {
+            writeln!(out, "               matched: {label}")?;
+        }
+    }
+    Ok(())
+}
+
+fn run_show(config: &Config, args: ShowArgs) -> anyhow::Result<()> {
+    let lang = parse_lang(&args.lang)?;
+    let opened = OccuIndex::open(&config.index_dir)?;
+    let catalog = opened.load_catalog()?;
+    let view = search::show(&catalog, &args.id, &lang)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &view)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let fallback = if view.lang != view.requested_lang {
+        format!(
+            " (no {} labels; shown in {})",
+            view.requested_lang, view.lang
+        )
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "{} [{}] {}{}",
+        view.label, view.kind, view.id, fallback
+    )?;
+    if !view.alternative_labels.is_empty() {
+        writeln!(out, "  also: {}", view.alternative_labels.join("; "))?;
+    }
+    if let Some(description) = &view.description {
+        writeln!(out, "\n{description}")?;
+    }
+    for (title, list) in [
+        ("essential skills", &view.essential_skills),
+        ("optional skills", &view.optional_skills),
+        ("competences", &view.competences),
+        ("broader", &view.broader),
+        ("narrower", &view.narrower),
+        ("covers", &view.covers),
+        ("covered by", &view.covered_by),
+        ("related", &view.related),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n{title} ({}):", list.len())?;
+        for item in list {
+            let level = item
+                .level
+                .map(|l| format!(" (level {l})"))
+                .unwrap_or_default();
+            let lang = if item.lang != view.requested_lang {
+                format!(" [{}]", item.lang)
+            } else {
+                String::new()
+            };
+            writeln!(out, "  - {}{lang}{level}  <{}>", item.label, item.id)?;
+        }
+    }
+    Ok(())
+}
+
+fn exit_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<Error>() {
+        Some(Error::Io { .. }) => 3,
+        Some(e) if e.is_user_error() => 2,
+        Some(_) => 1,
+        None => 1,
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OCCUSEARCH_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = (|| -> anyhow::Result<()> {
+        let mut config = Config::load(cli.config.as_deref(), &|key| std::env::var(key).ok())
+            .context("loading configuration")?;
+        if let Some(index) = cli.index {
+            config.index_dir = index;
+        }
+        config.validate()?;
+        match cli.command {
+            Command::Index(args) => run_index(&config, args),
+            Command::Search(args) => run_search(&config, args),
+            Command::Show(args) => run_show(&config, args),
+        }
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}

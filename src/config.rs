@@ -1,0 +1,157 @@
+//! Configuration, resolved once in this order: built-in defaults → config file (TOML) →
+//! environment (`OCCUSEARCH_*`) → command-line flags (applied by the binary). The result is
+//! validated and passed down typed; nothing below reads the environment.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::index::FieldWeights;
+
+pub const DEFAULT_CONFIG_FILE: &str = "occusearch.toml";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Index root (holds generations and the `current` link).
+    pub index_dir: PathBuf,
+    /// Data directories or files read by `occusearch index`.
+    pub data: Vec<PathBuf>,
+    pub search: SearchConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchConfig {
+    pub default_limit: usize,
+    pub weights: FieldWeights,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            index_dir: PathBuf::from("index"),
+            data: vec![PathBuf::from("../shared/data")],
+            search: SearchConfig {
+                default_limit: 10,
+                weights: FieldWeights::default(),
+            },
+        }
+    }
+}
+
+/// The file's shape: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    index_dir: Option<PathBuf>,
+    data: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    search: FileSearchConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSearchConfig {
+    default_limit: Option<usize>,
+    weights: Option<FieldWeights>,
+}
+
+impl Config {
+    /// Defaults, then `file` (or `occusearch.toml` in the working directory when it exists),
+    /// then the environment as `env` reports it.
+    pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let mut config = Config::default();
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("OCCUSEARCH_CONFIG").map(PathBuf::from));
+        let implicit = Path::new(DEFAULT_CONFIG_FILE);
+        let chosen = file.or_else(|| implicit.is_file().then(|| implicit.to_path_buf()));
+        if let Some(path) = chosen {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::io("cannot read config file", &path, e))?;
+            let parsed: FileConfig = toml::from_str(&text)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            if let Some(dir) = parsed.index_dir {
+                config.index_dir = dir;
+            }
+            if let Some(data) = parsed.data {
+                config.data = data;
+            }
+            if let Some(limit) = parsed.search.default_limit {
+                config.search.default_limit = limit;
+            }
+            if let Some(weights) = parsed.search.weights {
+                config.search.weights = weights;
+            }
+        }
+        if let Some(dir) = env("OCCUSEARCH_INDEX") {
+            config.index_dir = PathBuf::from(dir);
+        }
+        if let Some(data) = env("OCCUSEARCH_DATA") {
+            config.data = std::env::split_paths(&data).collect();
+        }
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.index_dir.as_os_str().is_empty() {
+            return Err(Error::Config("index_dir is empty".into()));
+        }
+        if !(1..=crate::search::MAX_RESULTS).contains(&self.search.default_limit) {
+            return Err(Error::Config(format!(
+                "search.default_limit must be 1..={}",
+                crate::search::MAX_RESULTS
+            )));
+        }
+        let w = &self.search.weights;
+        let all = [
+            w.preferred,
+            w.alternative,
+            w.hidden,
+            w.description,
+            w.prefix,
+            w.tie_breaker,
+        ];
+        if all.iter().any(|v| !v.is_finite() || *v < 0.0) || w.tie_breaker > 1.0 {
+            return Err(Error::Config(
+                "search.weights must be finite and non-negative, tie_breaker at most 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "index_dir = \"from-file\"\ndata = [\"a\", \"b\"]\n[search]\ndefault_limit = 5"
+        )
+        .unwrap();
+        let env = |key: &str| (key == "OCCUSEARCH_INDEX").then(|| "from-env".to_string());
+        let config = Config::load(Some(file.path()), &env).unwrap();
+        assert_eq!(config.index_dir, PathBuf::from("from-env"));
+        assert_eq!(config.data, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(config.search.default_limit, 5);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "index_directory = \"x\"").unwrap();
+        let error = Config::load(Some(file.path()), &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("index_directory"), "{error}");
+        let mut config = Config::default();
+        config.search.weights.prefix = -1.0;
+        assert!(config.validate().is_err());
+    }
+}

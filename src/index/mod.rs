@@ -1,0 +1,295 @@
+//! The index on disk: a root directory holding generations (`gen-<time>-<pid>/`) and a `current`
+//! symbolic link to the live one. A build writes a new generation beside the live one (text store,
+//! catalogue, manifest last), then swaps `current` with an atomic rename, so a failed or killed
+//! build leaves the previous index intact and usable.
+//!
+//! ```text
+//! index/
+//!   current -> gen-1763812345-4242
+//!   gen-1763812345-4242/
+//!     text/            tantivy
+//!     catalog.json.gz  every concept and relation (for `show`, matching, explanations)
+//!     manifest.json    written last
+//! ```
+
+pub mod manifest;
+pub mod text;
+
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::ingest::{self, Catalog, IngestOptions, IngestReport};
+pub use manifest::{Manifest, TextManifest};
+pub use text::{FieldWeights, TextFilters, TextHit, TextIndex};
+
+const CURRENT: &str = "current";
+const TEXT_DIR: &str = "text";
+const CATALOG_FILE: &str = "catalog.json.gz";
+const GENERATION_PREFIX: &str = "gen-";
+const BUILDING_PREFIX: &str = "building-";
+
+/// Build progress, reported per stage; the binary draws bars, tests pass [`NoProgress`].
+pub trait BuildProgress: Sync {
+    fn stage(&self, name: &str, total: u64);
+    fn advance(&self, done: u64);
+    fn finish_stage(&self);
+}
+
+pub struct NoProgress;
+
+impl BuildProgress for NoProgress {
+    fn stage(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish_stage(&self) {}
+}
+
+/// What a build produced.
+#[derive(Debug)]
+pub struct BuildSummary {
+    pub generation: PathBuf,
+    pub manifest: Manifest,
+    pub report: IngestReport,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io("cannot create directory", path, e))
+}
+
+/// Removes abandoned `building-*` directories of builds whose process is gone.
+fn remove_abandoned_builds(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(BUILDING_PREFIX) else {
+            continue;
+        };
+        let pid = rest
+            .rsplit('-')
+            .next()
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            tracing::info!(dir = %entry.path().display(), "removing abandoned build");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Points `root/current` at `generation` atomically (symlink written aside, then renamed over).
+fn swap_current(root: &Path, generation_name: &str) -> Result<()> {
+    let link = root.join(CURRENT);
+    let staged = root.join(format!("{CURRENT}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&staged);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(generation_name, &staged)
+        .map_err(|e| Error::io("cannot create link", &staged, e))?;
+    #[cfg(not(unix))]
+    std::fs::write(&staged, generation_name).map_err(|e| Error::io("cannot write", &staged, e))?;
+    std::fs::rename(&staged, &link).map_err(|e| Error::io("cannot swap index link", &link, e))
+}
+
+/// Keeps the live generation and the one before it; removes older ones.
+fn prune_generations(root: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let mut generations: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(GENERATION_PREFIX)
+        })
+        .map(|e| e.path())
+        .collect();
+    generations.sort_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok());
+    let excess = generations.len().saturating_sub(keep);
+    for old in generations.into_iter().take(excess) {
+        tracing::info!(dir = %old.display(), "removing old index generation");
+        let _ = std::fs::remove_dir_all(old);
+    }
+}
+
+fn write_catalog(catalog: &Catalog, path: &Path) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
+    let mut encoder =
+        flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
+    serde_json::to_writer(&mut encoder, catalog)
+        .map_err(|e| Error::Internal(format!("catalogue serialisation: {e}")))?;
+    let writer = encoder
+        .finish()
+        .map_err(|e| Error::io("cannot write", path, e))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| Error::io("cannot write", path, e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| Error::io("cannot sync", path, e))
+}
+
+/// Builds an index over `data` into a new generation under `root` and makes it current.
+pub fn build(
+    data: &[PathBuf],
+    root: &Path,
+    options: IngestOptions,
+    progress: &dyn BuildProgress,
+) -> Result<BuildSummary> {
+    let started = Instant::now();
+    create_dir(root)?;
+    remove_abandoned_builds(root);
+
+    let files = ingest::discover(data)?;
+    progress.stage("reading", files.len() as u64);
+    let (catalog, report) = ingest::ingest(data, options, &|_| progress.advance(1))?;
+    progress.finish_stage();
+    if catalog.concepts.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "no records found under {}: nothing to index (see README, section Data formats)",
+            data.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+
+    let stamp = format!("{}-{}", unix_now(), std::process::id());
+    let building = root.join(format!("{BUILDING_PREFIX}{stamp}"));
+    create_dir(&building.join(TEXT_DIR))?;
+    let result = write_generation(&building, &catalog, &report, started, progress);
+    let manifest = match result {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return Err(error);
+        }
+    };
+    let generation_name = format!("{GENERATION_PREFIX}{stamp}");
+    let generation = root.join(&generation_name);
+    std::fs::rename(&building, &generation)
+        .map_err(|e| Error::io("cannot move build into place", &generation, e))?;
+    swap_current(root, &generation_name)?;
+    prune_generations(root, 2);
+    Ok(BuildSummary {
+        generation,
+        manifest,
+        report,
+    })
+}
+
+fn write_generation(
+    dir: &Path,
+    catalog: &Catalog,
+    report: &IngestReport,
+    started: Instant,
+    progress: &dyn BuildProgress,
+) -> Result<Manifest> {
+    let mut writer = text::TextIndexWriter::create(&dir.join(TEXT_DIR))?;
+    let concepts: Vec<_> = catalog.concepts.values().collect();
+    progress.stage("indexing", concepts.len() as u64);
+    for chunk in concepts.chunks(4096) {
+        let documents: Vec<_> = chunk
+            .par_iter()
+            .flat_map_iter(|concept| writer.documents_of(concept))
+            .collect();
+        writer.add(documents)?;
+        progress.advance(chunk.len() as u64);
+    }
+    progress.finish_stage();
+    progress.stage("committing", 1);
+    let documents = writer.finish()?;
+    write_catalog(catalog, &dir.join(CATALOG_FILE))?;
+    progress.finish_stage();
+    let manifest = Manifest {
+        format_version: manifest::FORMAT_VERSION,
+        built_by: format!("occusearch {}", env!("CARGO_PKG_VERSION")),
+        built_at: unix_now(),
+        build_seconds: started.elapsed().as_secs_f64(),
+        concepts: catalog.concepts.len(),
+        counts: catalog.counts(),
+        text: TextManifest {
+            format_version: text::TEXT_FORMAT_VERSION,
+            documents,
+        },
+        vectors: None,
+        sources: Manifest::sources_from(report),
+        skipped_records: report.skipped(),
+        dangling_relations: report.dangling_relations,
+    };
+    manifest.write(dir)?;
+    Ok(manifest)
+}
+
+/// Finds the live generation: `root/current`, or `root` itself when it is a generation.
+pub fn resolve(root: &Path) -> Result<PathBuf> {
+    if root.join(manifest::MANIFEST_FILE).is_file() {
+        return Ok(root.to_path_buf());
+    }
+    let link = root.join(CURRENT);
+    #[cfg(not(unix))]
+    if let Ok(name) = std::fs::read_to_string(&link) {
+        return Ok(root.join(name.trim()));
+    }
+    match std::fs::canonicalize(&link) {
+        Ok(generation) => Ok(generation),
+        Err(_) if !root.exists() => Err(Error::NoIndex {
+            path: root.to_path_buf(),
+            reason: "the directory does not exist".into(),
+        }),
+        Err(_) => Err(Error::NoIndex {
+            path: root.to_path_buf(),
+            reason: "it holds no built index (no `current` generation)".into(),
+        }),
+    }
+}
+
+/// An opened, read-only index generation.
+pub struct OccuIndex {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub text: TextIndex,
+}
+
+impl OccuIndex {
+    pub fn open(root: &Path) -> Result<OccuIndex> {
+        let dir = resolve(root)?;
+        let manifest = Manifest::read(&dir)?;
+        let text = TextIndex::open(&dir.join(TEXT_DIR))?;
+        if text.num_docs() != manifest.text.documents {
+            return Err(Error::IncompatibleIndex {
+                path: dir,
+                reason: format!(
+                    "the text store holds {} documents, the manifest says {}",
+                    text.num_docs(),
+                    manifest.text.documents
+                ),
+            });
+        }
+        Ok(OccuIndex {
+            dir,
+            manifest,
+            text,
+        })
+    }
+
+    /// Loads the full catalogue (about a second on the full data; only `show` and matching need it).
+    pub fn load_catalog(&self) -> Result<Catalog> {
+        let path = self.dir.join(CATALOG_FILE);
+        let file = std::fs::File::open(&path).map_err(|e| Error::io("cannot open", &path, e))?;
+        let reader = BufReader::new(flate2::read::GzDecoder::new(BufReader::new(file)));
+        serde_json::from_reader(reader).map_err(|e| Error::IncompatibleIndex {
+            path: path.clone(),
+            reason: format!("unreadable catalogue: {e}"),
+        })
+    }
+}

@@ -1,0 +1,430 @@
+//! The full-text store: the only module that knows tantivy. One tantivy document per (concept,
+//! language), with pre-analysed label fields (see [`crate::analyze`]), keyword fields for
+//! filtering and fast fields for facets. Our concept id is stored with every document; tantivy's
+//! own doc ids are never kept (they change on merge).
+
+use std::path::Path;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, OwnedValue, Schema, TextFieldIndexing, TextOptions,
+    FAST, STORED, STRING,
+};
+use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::analyze::{label_prefixes, Analyzer, QueryWord};
+use crate::error::{Error, Result};
+use crate::types::{Concept, Kind, Lang, LanguageLabels};
+
+/// Version of the analysis chain and schema; an index built with another refuses to open.
+pub const TEXT_FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    kind: Field,
+    lang: Field,
+    source: Field,
+    isco: Field,
+    eqf: Field,
+    label: Field,
+    labels: Field,
+    preferred: Field,
+    alternative: Field,
+    hidden: Field,
+    description: Field,
+    prefix: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let keyword = STRING | STORED | FAST;
+    // Pre-tokenized fields: the tokenizer name is never used to analyse (we hand tantivy tokens),
+    // "raw" keeps tantivy from assuming a language.
+    let text = |positions: bool| {
+        let option = if positions {
+            IndexRecordOption::WithFreqsAndPositions
+        } else {
+            IndexRecordOption::WithFreqs
+        };
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_index_option(option),
+        )
+    };
+    let fields = Fields {
+        id: builder.add_text_field("id", keyword.clone()),
+        kind: builder.add_text_field("kind", keyword.clone()),
+        lang: builder.add_text_field("lang", keyword.clone()),
+        source: builder.add_text_field("source", keyword),
+        isco: builder.add_text_field("isco", STRING | FAST),
+        eqf: builder.add_u64_field("eqf", NumericOptions::default().set_indexed().set_fast()),
+        label: builder.add_text_field("label", STORED),
+        labels: builder.add_text_field("labels", STORED),
+        preferred: builder.add_text_field("preferred", text(true)),
+        alternative: builder.add_text_field("alternative", text(true)),
+        hidden: builder.add_text_field("hidden", text(true)),
+        description: builder.add_text_field("description", text(false)),
+        prefix: builder.add_text_field("prefix", text(false)),
+    };
+    (builder.build(), fields)
+}
+
+fn fields_of(schema: &Schema) -> Result<Fields> {
+    let get = |name: &str| {
+        schema
+            .get_field(name)
+            .map_err(|e| Error::Internal(format!("index schema lacks field {name}: {e}")))
+    };
+    Ok(Fields {
+        id: get("id")?,
+        kind: get("kind")?,
+        lang: get("lang")?,
+        source: get("source")?,
+        isco: get("isco")?,
+        eqf: get("eqf")?,
+        label: get("label")?,
+        labels: get("labels")?,
+        preferred: get("preferred")?,
+        alternative: get("alternative")?,
+        hidden: get("hidden")?,
+        description: get("description")?,
+        prefix: get("prefix")?,
+    })
+}
+
+fn pre_tokenized(text: &str, terms: Vec<String>) -> PreTokenizedString {
+    let tokens = terms
+        .into_iter()
+        .enumerate()
+        .map(|(position, term)| Token {
+            offset_from: 0,
+            offset_to: 0,
+            position,
+            text: term,
+            position_length: 1,
+        })
+        .collect();
+    PreTokenizedString {
+        text: text.to_string(),
+        tokens,
+    }
+}
+
+/// Builds the document of one concept in one language.
+fn document(
+    fields: &Fields,
+    concept: &Concept,
+    lang: &Lang,
+    labels: &LanguageLabels,
+    analyzer: &mut Analyzer,
+) -> TantivyDocument {
+    let mut document = doc!(
+        fields.id => concept.id.as_str(),
+        fields.kind => concept.kind.as_str(),
+        fields.lang => lang.as_str(),
+        fields.source => concept.source.as_str(),
+    );
+    let display = labels
+        .preferred
+        .as_deref()
+        .or(labels.alternative.first().map(String::as_str))
+        .unwrap_or_default();
+    document.add_text(fields.label, display);
+    let visible: Vec<&str> = labels
+        .preferred
+        .iter()
+        .chain(&labels.alternative)
+        .map(String::as_str)
+        .collect();
+    document.add_text(fields.labels, visible.join("\n"));
+    // Multi-valued label fields: one value per label, so that BM25 length normalisation sees the
+    // whole list; positions restart per value.
+    let mut add = |field: Field, texts: &mut dyn Iterator<Item = &String>| {
+        let mut stems = Vec::new();
+        let mut joined = String::new();
+        for text in texts {
+            stems.extend(analyzer.stems(text));
+            joined.push_str(text);
+            joined.push('\n');
+        }
+        if !stems.is_empty() {
+            document.add_pre_tokenized_text(field, pre_tokenized(&joined, stems));
+        }
+    };
+    add(fields.preferred, &mut labels.preferred.iter());
+    add(fields.alternative, &mut labels.alternative.iter());
+    add(fields.hidden, &mut labels.hidden.iter());
+    add(
+        fields.description,
+        &mut labels.description.iter().chain(&labels.passages),
+    );
+    let prefixes: Vec<String> = labels
+        .all_labels()
+        .flat_map(|(_, label)| label_prefixes(label))
+        .collect();
+    if !prefixes.is_empty() {
+        document.add_pre_tokenized_text(fields.prefix, pre_tokenized("", prefixes));
+    }
+    for code in concept.isco_prefixes() {
+        document.add_text(fields.isco, code);
+    }
+    for level in &concept.attributes.eqf_levels {
+        document.add_u64(fields.eqf, u64::from(*level));
+    }
+    document
+}
+
+/// Writes a new text index into `dir` (which must be empty).
+pub struct TextIndexWriter {
+    writer: IndexWriter,
+    fields: Fields,
+    documents: u64,
+}
+
+impl TextIndexWriter {
+    pub fn create(dir: &Path) -> Result<Self> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(dir, schema)?;
+        // Two indexing threads (the machines this targets have two cores), 256 MB in all.
+        let writer = index.writer_with_num_threads(2, 256 * 1024 * 1024)?;
+        Ok(TextIndexWriter {
+            writer,
+            fields,
+            documents: 0,
+        })
+    }
+
+    /// Analyses one concept into its per-language documents. Pure CPU: call it from many threads.
+    pub fn documents_of(&self, concept: &Concept) -> Vec<TantivyDocument> {
+        concept
+            .labels
+            .iter()
+            .filter(|(_, labels)| labels.label_count() > 0)
+            .map(|(lang, labels)| {
+                document(
+                    &self.fields,
+                    concept,
+                    lang,
+                    labels,
+                    &mut Analyzer::for_lang(lang),
+                )
+            })
+            .collect()
+    }
+
+    pub fn add(&mut self, documents: Vec<TantivyDocument>) -> Result<()> {
+        for document in documents {
+            self.writer.add_document(document)?;
+            self.documents += 1;
+        }
+        Ok(())
+    }
+
+    /// Commits and merges into few segments (queries over one segment are fastest).
+    pub fn finish(mut self) -> Result<u64> {
+        self.writer.commit()?;
+        let segments = self.writer.index().searchable_segment_ids()?;
+        if segments.len() > 1 {
+            self.writer.merge(&segments).wait()?;
+        }
+        self.writer.wait_merging_threads()?;
+        Ok(self.documents)
+    }
+}
+
+/// Relative weight of each field in the text score. Chosen on the MELO dev sets; see README.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FieldWeights {
+    pub preferred: f32,
+    pub alternative: f32,
+    pub hidden: f32,
+    pub description: f32,
+    pub prefix: f32,
+    /// DisMax tie-breaker: how much the non-best terms of one query word still count.
+    pub tie_breaker: f32,
+}
+
+impl Default for FieldWeights {
+    fn default() -> Self {
+        FieldWeights {
+            preferred: 3.0,
+            alternative: 2.0,
+            hidden: 1.5,
+            description: 0.3,
+            prefix: 1.0,
+            tie_breaker: 0.1,
+        }
+    }
+}
+
+/// Filters applied to text retrieval; all must hold.
+#[derive(Debug, Clone, Default)]
+pub struct TextFilters {
+    pub kinds: Vec<Kind>,
+    pub lang: Option<Lang>,
+    pub source: Option<String>,
+    pub isco: Option<String>,
+    pub eqf: Option<u8>,
+}
+
+/// One matching document.
+#[derive(Debug, Clone)]
+pub struct TextHit {
+    pub id: String,
+    pub kind: Option<Kind>,
+    pub lang: String,
+    pub source: String,
+    pub label: String,
+    pub labels: Vec<String>,
+    pub score: f32,
+}
+
+/// A read-only, shareable handle on the text store.
+pub struct TextIndex {
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl TextIndex {
+    pub fn open(dir: &Path) -> Result<Self> {
+        let index = Index::open_in_dir(dir)?;
+        let fields = fields_of(&index.schema())?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(TextIndex { reader, fields })
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn word_query(&self, word: &QueryWord, weights: &FieldWeights) -> Box<dyn Query> {
+        let f = &self.fields;
+        let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
+        for stem in &word.stems {
+            for (field, weight) in [
+                (f.preferred, weights.preferred),
+                (f.alternative, weights.alternative),
+                (f.hidden, weights.hidden),
+                (f.description, weights.description),
+            ] {
+                if weight > 0.0 {
+                    let query = TermQuery::new(
+                        Term::from_field_text(field, stem),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    disjuncts.push(Box::new(BoostQuery::new(Box::new(query), weight)));
+                }
+            }
+        }
+        if let (Some(prefix), true) = (&word.prefix, weights.prefix > 0.0) {
+            let query = TermQuery::new(
+                Term::from_field_text(f.prefix, prefix),
+                IndexRecordOption::WithFreqs,
+            );
+            disjuncts.push(Box::new(BoostQuery::new(Box::new(query), weights.prefix)));
+        }
+        Box::new(DisjunctionMaxQuery::with_tie_breaker(
+            disjuncts,
+            weights.tie_breaker,
+        ))
+    }
+
+    fn filter_clauses(&self, filters: &TextFilters) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = &self.fields;
+        let exact = |field: Field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut must = |query: Box<dyn Query>| {
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(query, 0.0)) as Box<dyn Query>,
+            ))
+        };
+        if !filters.kinds.is_empty() {
+            let any_kind = filters
+                .kinds
+                .iter()
+                .map(|kind| (Occur::Should, exact(f.kind, kind.as_str())))
+                .collect();
+            must(Box::new(BooleanQuery::new(any_kind)));
+        }
+        if let Some(lang) = &filters.lang {
+            must(exact(f.lang, lang.as_str()));
+        }
+        if let Some(source) = &filters.source {
+            must(exact(f.source, source));
+        }
+        if let Some(isco) = &filters.isco {
+            must(exact(f.isco, isco));
+        }
+        if let Some(eqf) = filters.eqf {
+            must(Box::new(TermQuery::new(
+                Term::from_field_u64(f.eqf, u64::from(eqf)),
+                IndexRecordOption::Basic,
+            )));
+        }
+        clauses
+    }
+
+    /// The best `limit` documents for the analysed query words under the filters.
+    pub fn search(
+        &self,
+        words: &[QueryWord],
+        filters: &TextFilters,
+        weights: &FieldWeights,
+        limit: usize,
+    ) -> Result<Vec<TextHit>> {
+        if words.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let text: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .map(|w| (Occur::Should, self.word_query(w, weights)))
+            .collect();
+        let mut clauses = vec![(
+            Occur::Must,
+            Box::new(BooleanQuery::new(text)) as Box<dyn Query>,
+        )];
+        clauses.extend(self.filter_clauses(filters));
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let stored: TantivyDocument = searcher.doc(address)?;
+            let text_of = |field: Field| -> String {
+                match stored.get_first(field) {
+                    Some(value) => match OwnedValue::from(value) {
+                        OwnedValue::Str(text) => text,
+                        _ => String::new(),
+                    },
+                    None => String::new(),
+                }
+            };
+            let labels = text_of(self.fields.labels);
+            hits.push(TextHit {
+                id: text_of(self.fields.id),
+                kind: Kind::parse(&text_of(self.fields.kind)),
+                lang: text_of(self.fields.lang),
+                source: text_of(self.fields.source),
+                label: text_of(self.fields.label),
+                labels: labels.lines().map(str::to_string).collect(),
+                score,
+            });
+        }
+        Ok(hits)
+    }
+}

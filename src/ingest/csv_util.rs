@@ -1,0 +1,233 @@
+//! CSV/TSV plumbing shared by the readers: opening (plain or gzip), header lookup by column name,
+//! and per-field UTF-8 decoding that reports file, line and field instead of failing the file.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, InputError, Position, Result};
+
+/// Opens a file for reading, transparently decompressing `.gz`.
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
+    let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let reader = BufReader::with_capacity(1 << 16, file);
+    if path.extension().is_some_and(|ext| ext == "gz") {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Dialect {
+    /// RFC-4180 comma-separated, quoted cells may hold line breaks (the ESCO download format).
+    Csv,
+    /// Tab-separated with quoting off (the label table, MELO files).
+    Tsv,
+}
+
+/// A CSV file being read record by record, with its header.
+pub struct Table {
+    path: PathBuf,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    columns: HashMap<String, usize>,
+}
+
+/// One record: its line and raw cells.
+pub struct Row<'t> {
+    table: &'t Table,
+    pub line: u64,
+    record: &'t csv::ByteRecord,
+}
+
+impl Table {
+    pub fn open(path: &Path, dialect: Dialect) -> Result<Table> {
+        let mut builder = csv::ReaderBuilder::new();
+        builder.flexible(true).has_headers(true);
+        if let Dialect::Tsv = dialect {
+            builder.delimiter(b'\t').quoting(false);
+        }
+        let mut reader = builder.from_reader(open(path)?);
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| csv_error(path, &e))?
+            .clone();
+        let columns = headers
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                (
+                    String::from_utf8_lossy(name)
+                        .trim()
+                        .trim_start_matches('\u{feff}')
+                        .to_string(),
+                    index,
+                )
+            })
+            .collect();
+        Ok(Table {
+            path: path.to_path_buf(),
+            reader,
+            columns,
+        })
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.columns.contains_key(name)
+    }
+
+    /// Fails with a located error when a required column is absent from the header.
+    pub fn require_columns(&self, names: &[&str]) -> Result<()> {
+        match names.iter().find(|name| !self.has_column(name)) {
+            None => Ok(()),
+            Some(missing) => Err(Error::Input(InputError {
+                file: self.path.clone(),
+                position: Position::Line(1),
+                field: Some((*missing).to_string()),
+                message: "required column missing from the header".into(),
+            })),
+        }
+    }
+
+    /// Calls `each` for every record. A record the CSV parser rejects is reported to `errors`
+    /// and reading goes on with the next one.
+    pub fn for_each(&mut self, errors: &mut Vec<InputError>, mut each: impl FnMut(&Row<'_>)) {
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match self.reader.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let line = record.position().map_or(0, csv::Position::line);
+                    let table: &Table = self;
+                    each(&Row {
+                        table,
+                        line,
+                        record: &record,
+                    });
+                }
+                Err(error) => {
+                    let is_io = matches!(error.kind(), csv::ErrorKind::Io(_));
+                    errors.push(located_csv_error(&self.path, &error));
+                    if is_io {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Row<'_> {
+    /// The trimmed cell of `column`, `None` when the column is absent or the cell is empty.
+    pub fn get(&self, column: &str) -> std::result::Result<Option<&str>, InputError> {
+        let Some(&index) = self.table.columns.get(column) else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.record.get(index) else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| self.error(column, "not valid UTF-8"))?;
+        let text = text.trim();
+        Ok((!text.is_empty()).then_some(text))
+    }
+
+    /// Like [`Row::get`] but an empty or missing cell is an error.
+    pub fn required(&self, column: &str) -> std::result::Result<&str, InputError> {
+        self.get(column)?.ok_or_else(|| self.error(column, "empty"))
+    }
+
+    /// A multi-valued cell: one value per line, trailing commas trimmed (the ESCO convention).
+    pub fn list(&self, column: &str) -> std::result::Result<Vec<String>, InputError> {
+        Ok(self
+            .get(column)?
+            .map(|cell| {
+                cell.lines()
+                    .map(|value| value.trim().trim_end_matches(',').trim().to_string())
+                    .filter(|value| !value.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    pub fn error(&self, field: &str, message: impl Into<String>) -> InputError {
+        InputError {
+            file: self.table.path.clone(),
+            position: Position::Line(self.line),
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+fn located_csv_error(path: &Path, error: &csv::Error) -> InputError {
+    let line = error.position().map_or(0, csv::Position::line);
+    InputError {
+        file: path.to_path_buf(),
+        position: Position::Line(line),
+        field: None,
+        message: error.to_string(),
+    }
+}
+
+fn csv_error(path: &Path, error: &csv::Error) -> Error {
+    Error::Input(located_csv_error(path, error))
+}
+
+/// Checks that a cell holds an absolute http(s) URI, as ESCO ids are.
+pub fn check_uri<'a>(
+    row: &Row<'_>,
+    column: &str,
+    value: &'a str,
+) -> std::result::Result<&'a str, InputError> {
+    if (value.starts_with("http://") || value.starts_with("https://"))
+        && !value.contains(char::is_whitespace)
+    {
+        Ok(value)
+    } else {
+        Err(row.error(column, format!("not an URI: {value:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reports_bad_utf8_with_line_and_field_and_keeps_going() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"a,b\r\n1,\"x\ny\"\r\n2,\xff\xfe\r\n3,ok\r\n")
+            .unwrap();
+        let mut table = Table::open(file.path(), Dialect::Csv).unwrap();
+        let mut errors = Vec::new();
+        let mut good = Vec::new();
+        table.for_each(&mut errors, |row| match row.get("b") {
+            Ok(value) => good.push((row.line, value.map(str::to_string))),
+            Err(error) => good.push((row.line, Some(error.to_string()))),
+        });
+        assert_eq!(good[0], (2, Some("x\ny".to_string())));
+        assert!(
+            good[1]
+                .1
+                .as_deref()
+                .unwrap()
+                .contains("line 4: field `b`: not valid UTF-8"),
+            "{:?}",
+            good[1]
+        );
+        assert_eq!(good[2], (5, Some("ok".to_string())));
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn list_splits_lines_and_trailing_commas() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"inScheme\n\"uri1,\nuri2\n\"\n").unwrap();
+        let mut table = Table::open(file.path(), Dialect::Csv).unwrap();
+        let mut errors = Vec::new();
+        let mut values = Vec::new();
+        table.for_each(&mut errors, |row| values = row.list("inScheme").unwrap());
+        assert_eq!(values, vec!["uri1", "uri2"]);
+    }
+}

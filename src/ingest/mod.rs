@@ -1,0 +1,552 @@
+//! Ingest: finds input files, reads each with the reader its name calls for, and merges every
+//! record into one [`Catalog`] keyed by concept id. Bad records become located [`InputError`]s
+//! that are counted and reported per file; `strict` turns the first one into a failure.
+//!
+//! Merge rule: a concept seen in several files (ESCO languages, versions, the multilingual label
+//! table) is merged per language; within one language the labels of the newest release win, older
+//! releases only fill gaps (a missing description, a missing preferred label).
+
+mod csv_util;
+mod digcomp;
+mod ecsf;
+mod eo4geo;
+mod esco_csv;
+mod esco_labels;
+mod generic;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, InputError, Result};
+use crate::types::{Concept, ConceptId, Kind, Lang, LanguageLabels, Relation};
+
+pub use generic::GenericRecord;
+
+/// Most errors kept verbatim per file in the report (all are counted).
+const ERRORS_KEPT_PER_FILE: usize = 20;
+
+/// What a reader produces from one file.
+#[derive(Debug, Default)]
+pub struct FileBatch {
+    pub concepts: Vec<Concept>,
+    pub relations: Vec<Relation>,
+    pub errors: Vec<InputError>,
+    /// Records read that are not concepts or relations of their own (e.g. DigComp statements,
+    /// BoK learning outcomes, attached to a concept as passages).
+    pub attached: usize,
+}
+
+/// How a file was (or was not) read.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub reader: &'static str,
+    pub concepts: usize,
+    pub relations: usize,
+    pub attached: usize,
+    pub skipped: usize,
+    pub first_errors: Vec<String>,
+}
+
+/// A file that was seen but not read, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct IgnoredFile {
+    pub path: PathBuf,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    pub files: Vec<FileReport>,
+    pub ignored: Vec<IgnoredFile>,
+    /// Relations dropped because one end is not in the catalogue (ESCO ships a few).
+    pub dangling_relations: usize,
+}
+
+impl IngestReport {
+    pub fn skipped(&self) -> usize {
+        self.files.iter().map(|f| f.skipped).sum()
+    }
+}
+
+/// Every concept and relation read, merged by id.
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
+pub struct Catalog {
+    pub concepts: BTreeMap<ConceptId, Concept>,
+    pub relations: Vec<Relation>,
+}
+
+impl Catalog {
+    /// Adds a concept, merging it into an existing one with the same id.
+    pub fn merge(&mut self, concept: Concept) {
+        match self.concepts.get_mut(&concept.id) {
+            None => {
+                self.concepts.insert(concept.id.clone(), concept);
+            }
+            Some(existing) => merge_concept(existing, concept),
+        }
+    }
+
+    /// Sorts and de-duplicates relations; drops those whose ends are unknown. Returns how many
+    /// were dropped.
+    pub fn finish(&mut self) -> usize {
+        let unique: BTreeSet<Relation> = std::mem::take(&mut self.relations).into_iter().collect();
+        let before = unique.len();
+        self.relations = unique
+            .into_iter()
+            .filter(|r| self.concepts.contains_key(&r.from) && self.concepts.contains_key(&r.to))
+            .collect();
+        for concept in self.concepts.values_mut() {
+            for labels in concept.labels.values_mut() {
+                labels.normalise();
+            }
+            concept
+                .labels
+                .retain(|_, labels| labels.label_count() > 0 || labels.description.is_some());
+        }
+        before - self.relations.len()
+    }
+
+    /// Concept counts per kind and language (a concept counts once per language it has labels in).
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for concept in self.concepts.values() {
+            *counts.per_kind.entry(concept.kind).or_default() += 1;
+            for (lang, labels) in &concept.labels {
+                let entry = counts
+                    .per_kind_and_lang
+                    .entry(concept.kind)
+                    .or_default()
+                    .entry(lang.clone())
+                    .or_default();
+                *entry += 1;
+                *counts.labels_per_lang.entry(lang.clone()).or_default() += labels.label_count();
+            }
+        }
+        for relation in &self.relations {
+            *counts
+                .relations
+                .entry(relation.relation.as_str().to_string())
+                .or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Counts that the manifest and the closing summary report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Counts {
+    pub per_kind: BTreeMap<Kind, usize>,
+    pub per_kind_and_lang: BTreeMap<Kind, BTreeMap<Lang, usize>>,
+    pub labels_per_lang: BTreeMap<Lang, usize>,
+    pub relations: BTreeMap<String, usize>,
+}
+
+fn version_key(version: Option<&str>) -> Vec<u64> {
+    version
+        .map(|v| v.split('.').map(|part| part.parse().unwrap_or(0)).collect())
+        .unwrap_or_default()
+}
+
+fn merge_concept(existing: &mut Concept, incoming: Concept) {
+    for (lang, new) in incoming.labels {
+        match existing.labels.get_mut(&lang) {
+            None => {
+                existing.labels.insert(lang, new);
+            }
+            Some(old) => merge_language(old, new),
+        }
+    }
+    let (old, new) = (&mut existing.attributes, incoming.attributes);
+    old.isco_code = old.isco_code.take().or(new.isco_code);
+    old.code = old.code.take().or(new.code);
+    old.skill_type = old.skill_type.or(new.skill_type);
+    old.reuse_level = old.reuse_level.or(new.reuse_level);
+    old.licence = old.licence.take().or(new.licence);
+    old.url = old.url.take().or(new.url);
+    for level in new.eqf_levels {
+        if !old.eqf_levels.contains(&level) {
+            old.eqf_levels.push(level);
+        }
+    }
+    for lang in new.teaching_languages {
+        if !old.teaching_languages.contains(&lang) {
+            old.teaching_languages.push(lang);
+        }
+    }
+    for tag in new.tags {
+        if !old.tags.contains(&tag) {
+            old.tags.push(tag);
+        }
+    }
+    for (key, value) in new.extra {
+        old.extra.entry(key).or_insert(value);
+    }
+}
+
+fn merge_language(old: &mut LanguageLabels, new: LanguageLabels) {
+    let newer = version_key(new.version.as_deref()) >= version_key(old.version.as_deref());
+    let has_labels = new.preferred.is_some() || !new.alternative.is_empty();
+    if newer && has_labels {
+        old.preferred = new.preferred.or(old.preferred.take());
+        old.alternative = new.alternative;
+        // Hidden labels are search-only; an older release's hidden forms are still worth finding.
+        for hidden in new.hidden {
+            if !old.hidden.contains(&hidden) {
+                old.hidden.push(hidden);
+            }
+        }
+        old.version = new.version;
+    } else {
+        if old.preferred.is_none() {
+            old.preferred = new.preferred;
+        }
+        if old.alternative.is_empty() {
+            old.alternative = new.alternative;
+        }
+        for hidden in new.hidden {
+            if !old.hidden.contains(&hidden) {
+                old.hidden.push(hidden);
+            }
+        }
+    }
+    if new.description.is_some() && (newer || old.description.is_none()) {
+        old.description = new.description;
+    }
+    for passage in new.passages {
+        if !old.passages.contains(&passage) {
+            old.passages.push(passage);
+        }
+    }
+}
+
+/// Which reader a file needs, decided from its name alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    EscoConcepts(Kind),
+    EscoCollection,
+    EscoRelations,
+    EscoLabelTable,
+    Ecsf,
+    Eo4geoBokJson,
+    Eo4geoBokXml,
+    Eo4geoMaterials,
+    DigComp,
+    Generic,
+}
+
+impl Reader {
+    fn name(self) -> &'static str {
+        match self {
+            Reader::EscoConcepts(_) => "esco-csv",
+            Reader::EscoCollection => "esco-collection",
+            Reader::EscoRelations => "esco-relations",
+            Reader::EscoLabelTable => "esco-label-table",
+            Reader::Ecsf => "ecsf",
+            Reader::Eo4geoBokJson => "eo4geo-bok-json",
+            Reader::Eo4geoBokXml => "eo4geo-bok-xml",
+            Reader::Eo4geoMaterials => "eo4geo-materials",
+            Reader::DigComp => "digcomp",
+            Reader::Generic => "generic-jsonl",
+        }
+    }
+}
+
+fn classify(path: &Path) -> std::result::Result<Reader, &'static str> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let esco_concept = |prefix: &str| name.starts_with(prefix) && name.ends_with(".csv");
+    if esco_concept("occupations_") {
+        Ok(Reader::EscoConcepts(Kind::Occupation))
+    } else if esco_concept("skills_") {
+        Ok(Reader::EscoConcepts(Kind::Skill))
+    } else if esco_concept("iscogroups_") {
+        Ok(Reader::EscoConcepts(Kind::IscoGroup))
+    } else if esco_concept("skillgroups_") {
+        Ok(Reader::EscoConcepts(Kind::SkillGroup))
+    } else if name.ends_with(".csv") && name.contains("collection_") {
+        Ok(Reader::EscoCollection)
+    } else if name.ends_with(".csv")
+        && (name.starts_with("occupationskillrelations")
+            || name.starts_with("skillskillrelations")
+            || name.starts_with("broaderrelations"))
+    {
+        Ok(Reader::EscoRelations)
+    } else if name.starts_with("skillshierarchy_") {
+        Err("the skill hierarchy is read from broaderRelationsSkillPillar*.csv")
+    } else if name.starts_with("conceptschemes_") {
+        Err("concept schemes are not searchable records")
+    } else if name.starts_with("occupation_labels.tsv") {
+        Ok(Reader::EscoLabelTable)
+    } else if name.starts_with("occupations_multilingual.jsonl") {
+        Err("same labels as occupation_labels.tsv.gz, which is read instead")
+    } else if name.ends_with(".profiles.json") && name.contains("ecsf") {
+        Ok(Reader::Ecsf)
+    } else if name.starts_with("ecsf") && name.ends_with(".json") {
+        Err("read together with ECSF-*.profiles.json, for profile ids")
+    } else if name.starts_with("eo4geobok") && name.ends_with(".json") {
+        Ok(Reader::Eo4geoBokJson)
+    } else if name.contains("bok") && name.ends_with(".xml") {
+        Ok(Reader::Eo4geoBokXml)
+    } else if name == "training_materials_metadata.csv" {
+        Ok(Reader::Eo4geoMaterials)
+    } else if name.starts_with("levels.") && name.ends_with(".csv") {
+        Err("proficiency level descriptors are not searchable records")
+    } else if ["core-framework.", "statements.", "outcomes."]
+        .iter()
+        .any(|p| name.starts_with(p))
+        && name.ends_with(".csv")
+    {
+        Ok(Reader::DigComp)
+    } else if name.ends_with(".jsonl") {
+        Ok(Reader::Generic)
+    } else if name.ends_with(".md") || name.ends_with(".txt") {
+        Err("documentation")
+    } else {
+        Err("unrecognised file name (see README, section Data formats)")
+    }
+}
+
+fn read_file(reader: Reader, path: &Path) -> Result<FileBatch> {
+    match reader {
+        Reader::EscoConcepts(kind) => esco_csv::read_concepts(path, kind),
+        Reader::EscoCollection => esco_csv::read_collection(path),
+        Reader::EscoRelations => esco_csv::read_relations(path),
+        Reader::EscoLabelTable => esco_labels::read(path),
+        Reader::Ecsf => ecsf::read(path),
+        Reader::Eo4geoBokJson => eo4geo::read_bok_json(path),
+        Reader::Eo4geoBokXml => eo4geo::read_bok_xml(path),
+        Reader::Eo4geoMaterials => eo4geo::read_materials(path),
+        Reader::DigComp => digcomp::read(path),
+        Reader::Generic => generic::read(path),
+    }
+}
+
+/// Lists every file under the given paths (files are taken as given), sorted for a stable merge.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata =
+            std::fs::metadata(path).map_err(|e| Error::io("cannot read data path", path, e))?;
+        if metadata.is_file() {
+            files.push(path.clone());
+        } else {
+            walk(path, &mut files)?;
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("cannot list directory", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("cannot list directory", dir, e))?;
+        let path = entry.path();
+        let file_type = entry
+            .file_type()
+            .map_err(|e| Error::io("cannot stat", &path, e))?;
+        if file_type.is_dir() {
+            walk(&path, files)?;
+        } else if file_type.is_file() || file_type.is_symlink() {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestOptions {
+    /// Stop at the first bad record instead of skipping it.
+    pub strict: bool,
+}
+
+/// Reads every file under `paths` and merges them. `progress` is called once per file read.
+pub fn ingest(
+    paths: &[PathBuf],
+    options: IngestOptions,
+    progress: &(dyn Fn(&Path) + Sync),
+) -> Result<(Catalog, IngestReport)> {
+    let files = discover(paths)?;
+    let mut report = IngestReport::default();
+    let mut to_read = Vec::new();
+    for path in files {
+        match classify(&path) {
+            Ok(reader) => to_read.push((reader, path)),
+            Err(reason) => report.ignored.push(IgnoredFile { path, reason }),
+        }
+    }
+    // Files are read in parallel, merged in sorted order so that the result is deterministic.
+    let batches: Vec<Result<FileBatch>> = to_read
+        .par_iter()
+        .map(|(reader, path)| {
+            let batch = read_file(*reader, path);
+            progress(path);
+            batch
+        })
+        .collect();
+    let mut catalog = Catalog::default();
+    for ((reader, path), batch) in to_read.into_iter().zip(batches) {
+        let batch = batch?;
+        if options.strict {
+            if let Some(error) = batch.errors.first() {
+                return Err(Error::Input(error.clone()));
+            }
+        }
+        report.files.push(FileReport {
+            path,
+            reader: reader.name(),
+            concepts: batch.concepts.len(),
+            relations: batch.relations.len(),
+            attached: batch.attached,
+            skipped: batch.errors.len(),
+            first_errors: batch
+                .errors
+                .iter()
+                .take(ERRORS_KEPT_PER_FILE)
+                .map(ToString::to_string)
+                .collect(),
+        });
+        for concept in batch.concepts {
+            catalog.merge(concept);
+        }
+        catalog.relations.extend(batch.relations);
+    }
+    report.dangling_relations = catalog.finish();
+    Ok((catalog, report))
+}
+
+/// Reads the language from an ESCO-style file name: `occupations_de.csv` → `de`.
+fn lang_from_file_name(path: &Path) -> Option<Lang> {
+    let stem = path.file_stem()?.to_str()?;
+    let (_, suffix) = stem.rsplit_once('_')?;
+    Lang::parse(suffix)
+}
+
+/// Reads a release number from the path (`…/esco/v1.2.0/de/…` → `1.2.0`).
+fn version_from_path(path: &Path) -> Option<String> {
+    path.components().rev().find_map(|component| {
+        let text = component.as_os_str().to_str()?;
+        let digits = text.strip_prefix('v').unwrap_or(text);
+        let looks_like_version = digits.contains('.')
+            && digits
+                .split('.')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()));
+        looks_like_version.then(|| digits.to_string())
+    })
+}
+
+/// A lowercase ASCII slug for building source-qualified ids from titles.
+pub(crate) fn slug(text: &str) -> String {
+    let mut slug = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_routes_real_file_names() {
+        assert_eq!(
+            classify(Path::new("a/occupations_en.csv")),
+            Ok(Reader::EscoConcepts(Kind::Occupation))
+        );
+        assert_eq!(
+            classify(Path::new("a/ISCOGroups_fr.csv")),
+            Ok(Reader::EscoConcepts(Kind::IscoGroup))
+        );
+        assert_eq!(
+            classify(Path::new("a/greenSkillsCollection_de.csv")),
+            Ok(Reader::EscoCollection)
+        );
+        assert_eq!(
+            classify(Path::new("a/broaderRelationsOccPillar_de.csv")),
+            Ok(Reader::EscoRelations)
+        );
+        assert_eq!(
+            classify(Path::new("a/ECSF-v1.profiles.json")),
+            Ok(Reader::Ecsf)
+        );
+        assert_eq!(
+            classify(Path::new("a/outcomes.en-nl.csv")),
+            Ok(Reader::DigComp)
+        );
+        assert!(classify(Path::new("a/README.md")).is_err());
+        assert!(classify(Path::new("a/skillsHierarchy_en.csv")).is_err());
+    }
+
+    #[test]
+    fn version_and_lang_come_from_the_path() {
+        let path = Path::new("/data/esco/v1.2.0/de/occupations_de.csv");
+        assert_eq!(version_from_path(path).as_deref(), Some("1.2.0"));
+        assert_eq!(lang_from_file_name(path).unwrap().as_str(), "de");
+        assert_eq!(
+            version_from_path(Path::new("/data/x/occupations_de.csv")),
+            None
+        );
+    }
+
+    #[test]
+    fn newer_release_replaces_labels_older_fills_gaps() {
+        let id = ConceptId::new("http://data.europa.eu/esco/occupation/1");
+        let fr = Lang::parse("fr").unwrap();
+        let concept = |version: &str, preferred: &str, description: Option<&str>| {
+            let mut c = Concept::new(id.clone(), Kind::Occupation, "esco");
+            c.labels.insert(
+                fr.clone(),
+                LanguageLabels {
+                    preferred: Some(preferred.into()),
+                    description: description.map(Into::into),
+                    version: Some(version.into()),
+                    ..Default::default()
+                },
+            );
+            c
+        };
+        let mut catalog = Catalog::default();
+        catalog.merge(concept("1.1.1", "nouveau", None));
+        catalog.merge(concept("1.0.3", "ancien", Some("une description")));
+        let labels = &catalog.concepts[&id].labels[&fr];
+        assert_eq!(labels.preferred.as_deref(), Some("nouveau"));
+        assert_eq!(labels.description.as_deref(), Some("une description"));
+        assert_eq!(labels.version.as_deref(), Some("1.1.1"));
+    }
+
+    #[test]
+    fn dangling_relations_are_dropped_and_counted() {
+        let mut catalog = Catalog::default();
+        let a = ConceptId::new("a");
+        catalog.merge(Concept::new(a.clone(), Kind::Skill, "x"));
+        catalog.relations.push(Relation {
+            from: a.clone(),
+            relation: crate::types::RelationType::Broader,
+            to: ConceptId::new("missing"),
+            level: None,
+        });
+        assert_eq!(catalog.finish(), 1);
+        assert!(catalog.relations.is_empty());
+    }
+
+    #[test]
+    fn slug_is_ascii_friendly() {
+        assert_eq!(
+            slug("Chief Information Security Officer (CISO)"),
+            "chief-information-security-officer-ciso"
+        );
+    }
+}
