@@ -186,9 +186,7 @@ pub fn query_prefix(word: &str) -> Option<String> {
     if length < MIN_PREFIX {
         return None;
     }
-    let keep = (length - length.div_ceil(5))
-        .max(MIN_PREFIX)
-        .min(MAX_PREFIX);
+    let keep = (length - length.div_ceil(5)).clamp(MIN_PREFIX, MAX_PREFIX);
     Some(folded.chars().take(keep).collect())
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, InputError, Position, Result};
@@ -30,8 +30,11 @@ pub enum Dialect {
 /// A CSV file being read record by record, with its header.
 pub struct Table {
     path: PathBuf,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: csv::Reader<BufReader<Box<dyn Read + Send>>>,
     columns: HashMap<String, usize>,
+    /// Added to the csv crate's line numbers: in `\r\n` files it counts the `\n` of a record's
+    /// terminator into the next record, so every record would be reported one line early.
+    line_correction: u64,
 }
 
 /// One record: its line and raw cells.
@@ -48,7 +51,15 @@ impl Table {
         if let Dialect::Tsv = dialect {
             builder.delimiter(b'\t').quoting(false);
         }
-        let mut reader = builder.from_reader(open(path)?);
+        let mut raw = BufReader::with_capacity(1 << 16, open(path)?);
+        let head = raw
+            .fill_buf()
+            .map_err(|e| Error::io("cannot read", path, e))?;
+        let crlf = head
+            .iter()
+            .position(|&b| b == b'\n')
+            .is_some_and(|end| end > 0 && head[end - 1] == b'\r');
+        let mut reader = builder.from_reader(raw);
         let headers = reader
             .byte_headers()
             .map_err(|e| csv_error(path, &e))?
@@ -70,6 +81,7 @@ impl Table {
             path: path.to_path_buf(),
             reader,
             columns,
+            line_correction: u64::from(crlf),
         })
     }
 
@@ -98,7 +110,8 @@ impl Table {
             match self.reader.read_byte_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let line = record.position().map_or(0, csv::Position::line);
+                    let line =
+                        record.position().map_or(0, csv::Position::line) + self.line_correction;
                     let table: &Table = self;
                     each(&Row {
                         table,
@@ -108,7 +121,11 @@ impl Table {
                 }
                 Err(error) => {
                     let is_io = matches!(error.kind(), csv::ErrorKind::Io(_));
-                    errors.push(located_csv_error(&self.path, &error));
+                    let mut located = located_csv_error(&self.path, &error);
+                    if let Position::Line(line) = &mut located.position {
+                        *line += self.line_correction;
+                    }
+                    errors.push(located);
                     if is_io {
                         break;
                     }
@@ -218,6 +235,16 @@ mod tests {
         );
         assert_eq!(good[2], (5, Some("ok".to_string())));
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn lines_are_right_with_plain_newlines_too() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"a,b\n1,\"x\ny\"\n2,z\n").unwrap();
+        let mut table = Table::open(file.path(), Dialect::Csv).unwrap();
+        let mut lines = Vec::new();
+        table.for_each(&mut Vec::new(), |row| lines.push(row.line));
+        assert_eq!(lines, vec![2, 4]);
     }
 
     #[test]

@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(batch.errors.len(), 1);
         let error = batch.errors[0].to_string();
         assert!(
-            error.contains("occupations_es.csv:line 3: field `conceptUri`"),
+            error.contains("occupations_es.csv:line 4: field `conceptUri`"),
             "{error}"
         );
         let es = &batch.concepts[0].labels[&Lang::parse("es").unwrap()];

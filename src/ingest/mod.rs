@@ -151,7 +151,20 @@ fn version_key(version: Option<&str>) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+fn newest_version(concept: &Concept) -> Vec<u64> {
+    concept
+        .labels
+        .values()
+        .map(|labels| version_key(labels.version.as_deref()))
+        .max()
+        .unwrap_or_default()
+}
+
 fn merge_concept(existing: &mut Concept, incoming: Concept) {
+    // A concept can change kind between releases (ESCO 1.0.3 skill groups that 1.1 made skills).
+    if incoming.kind != existing.kind && newest_version(&incoming) > newest_version(existing) {
+        existing.kind = incoming.kind;
+    }
     for (lang, new) in incoming.labels {
         match existing.labels.get_mut(&lang) {
             None => {
@@ -525,6 +538,26 @@ mod tests {
         assert_eq!(labels.preferred.as_deref(), Some("nouveau"));
         assert_eq!(labels.description.as_deref(), Some("une description"));
         assert_eq!(labels.version.as_deref(), Some("1.1.1"));
+    }
+
+    #[test]
+    fn the_newest_release_decides_the_kind() {
+        let id = ConceptId::new("http://data.europa.eu/esco/skill/1");
+        let with_version = |kind: Kind, version: &str| {
+            let mut concept = Concept::new(id.clone(), kind, "esco");
+            let labels = LanguageLabels {
+                preferred: Some("x".into()),
+                version: Some(version.into()),
+                ..Default::default()
+            };
+            concept.labels.insert(Lang::english(), labels);
+            concept
+        };
+        let mut catalog = Catalog::default();
+        catalog.merge(with_version(Kind::SkillGroup, "1.0.3"));
+        catalog.merge(with_version(Kind::Skill, "1.1.1"));
+        catalog.merge(with_version(Kind::SkillGroup, "1.0.3"));
+        assert_eq!(catalog.concepts[&id].kind, Kind::Skill);
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub fn show(catalog: &Catalog, id: &str, lang: &Lang) -> Result<ConceptView> {
         &mut view.narrower,
         &mut view.related,
     ] {
-        list.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase()));
+        list.sort_by_key(|item| item.label.to_lowercase());
     }
     Ok(view)
 }

@@ -1,0 +1,128 @@
+//! Index lifecycle: atomic replacement, failed and killed builds, manifest checks, bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use occusearch::index::{self, OccuIndex};
+use occusearch::ingest::IngestOptions;
+use occusearch::Error;
+
+fn sample() -> Vec<PathBuf> {
+    vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora")]
+}
+
+fn build(data: &[PathBuf], root: &Path, strict: bool) -> occusearch::Result<index::BuildSummary> {
+    index::build(data, root, IngestOptions { strict }, &index::NoProgress)
+}
+
+fn bad_occupations(dir: &Path) -> PathBuf {
+    let path = dir.join("occupations_en.csv");
+    let mut file = std::fs::File::create(&path).unwrap();
+    file.write_all(
+        b"conceptType,conceptUri,iscoGroup,preferredLabel,altLabels\n\
+          Occupation,http://data.europa.eu/esco/occupation/good,2512,software tester,\n\
+          Occupation,,2512,nameless,\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_failed_build_leaves_the_previous_index_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("index");
+    let first = build(&sample(), &root, false).unwrap();
+    let bad = tempfile::tempdir().unwrap();
+    bad_occupations(bad.path());
+    let error = build(&[bad.path().to_path_buf()], &root, true).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("occupations_en.csv:line 3: field `conceptUri`: empty"),
+        "{message}"
+    );
+    let opened = OccuIndex::open(&root).unwrap();
+    assert_eq!(opened.manifest, first.manifest);
+    assert_eq!(
+        opened.dir,
+        std::fs::canonicalize(&first.generation).unwrap()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("building-"))
+        .collect();
+    assert!(leftovers.is_empty(), "a failed build left {leftovers:?}");
+}
+
+#[test]
+fn lenient_builds_skip_bad_records_and_keep_good_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    bad_occupations(data.path());
+    let summary = build(
+        &[data.path().to_path_buf()],
+        &dir.path().join("index"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(summary.manifest.concepts, 1);
+    assert_eq!(summary.manifest.skipped_records, 1);
+    assert!(summary.report.files[0].first_errors[0].contains("line 3"));
+}
+
+#[test]
+fn a_killed_build_is_ignored_then_cleaned_up_and_rebuilds_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("index");
+    let first = build(&sample(), &root, false).unwrap();
+    // What a build killed halfway leaves: a building directory of a process that is gone, no manifest.
+    let abandoned = root.join("building-1-4000000000");
+    std::fs::create_dir_all(abandoned.join("text")).unwrap();
+    std::fs::write(abandoned.join("text/junk"), b"partial").unwrap();
+    assert_eq!(OccuIndex::open(&root).unwrap().manifest, first.manifest);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = build(&sample(), &root, false).unwrap();
+    assert!(!abandoned.exists());
+    assert_ne!(first.generation, second.generation);
+    assert_eq!(
+        OccuIndex::open(&root).unwrap().dir,
+        std::fs::canonicalize(&second.generation).unwrap()
+    );
+    // The previous generation is kept for a reader that still has it open.
+    assert!(first.generation.exists());
+}
+
+#[test]
+fn a_manifest_of_another_format_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("index");
+    let summary = build(&sample(), &root, false).unwrap();
+    let path = summary.generation.join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "\"format_version\": 1",
+        "\"format_version\": 99",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let error = OccuIndex::open(&root).err().expect("must refuse");
+    assert!(matches!(error, Error::IncompatibleIndex { .. }), "{error}");
+    assert!(error.to_string().contains("index format 99"), "{error}");
+}
+
+#[test]
+fn missing_index_and_empty_data_are_user_errors_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = OccuIndex::open(&dir.path().join("nowhere"))
+        .err()
+        .expect("no index");
+    assert!(error.is_user_error());
+    assert!(error.to_string().contains("occusearch index"), "{error}");
+    let empty = tempfile::tempdir().unwrap();
+    let error = build(
+        &[empty.path().to_path_buf()],
+        &dir.path().join("index"),
+        false,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("no records found"), "{error}");
+}

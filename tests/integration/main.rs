@@ -1,0 +1,9 @@
+//! Integration tests over real files from `../shared/data` (a subset, so CI stays fast). One
+//! index is built once per test run and shared by the read-only tests.
+
+mod cli;
+mod common;
+mod ingest_counts;
+mod lifecycle;
+mod readers_fuzz;
+mod search_quality;
