@@ -19,6 +19,7 @@
 pub mod analyze;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod index;
 pub mod ingest;
 pub mod search;

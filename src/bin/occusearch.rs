@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use occusearch::config::Config;
+use occusearch::eval;
 use occusearch::index::{self, BuildProgress, OccuIndex};
 use occusearch::ingest::IngestOptions;
 use occusearch::search::{self, SearchRequest};
@@ -42,6 +43,35 @@ enum Command {
     Search(SearchArgs),
     /// Show one concept with its relations, in a language.
     Show(ShowArgs),
+    /// Evaluate retrieval on MELO-style files (a temporary index over the given corpus only).
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Corpus file: `id<TAB>surface form`, language in the id (`C000123_de_001`).
+    #[arg(long, requires_all = ["queries", "qrels"], conflicts_with = "melo_dir")]
+    corpus: Option<PathBuf>,
+    /// Queries file: `id<TAB>text`.
+    #[arg(long)]
+    queries: Option<PathBuf>,
+    /// TREC qrels: `query 0 document grade`.
+    #[arg(long)]
+    qrels: Option<PathBuf>,
+    /// Language of the queries when it differs from the corpus's.
+    #[arg(long)]
+    query_lang: Option<String>,
+    /// Run every MELO dataset folder inside this directory.
+    #[arg(long, required_unless_present = "corpus")]
+    melo_dir: Option<PathBuf>,
+    /// Retrieval mode.
+    #[arg(long, default_value = "text")]
+    mode: String,
+    /// Write the top-100 run in TREC format to this file (with --melo-dir: a directory, one file per dataset).
+    #[arg(long)]
+    run: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -343,6 +373,98 @@ fn run_show(config: &Config, args: ShowArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
+    let mode = match args.mode.as_str() {
+        "text" => eval::Mode::Text,
+        other => {
+            return Err(Error::InvalidRequest(format!(
+                "--mode {other:?}: only `text` is available in this build"
+            ))
+            .into())
+        }
+    };
+    let tasks = match (&args.melo_dir, &args.corpus, &args.queries, &args.qrels) {
+        (Some(dir), _, _, _) => eval::melo_tasks(dir)?,
+        (None, Some(corpus), Some(queries), Some(qrels)) => vec![eval::EvalTask {
+            name: corpus
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "corpus".into()),
+            corpus: corpus.clone(),
+            queries: queries.clone(),
+            qrels: qrels.clone(),
+            query_lang: args.query_lang.as_deref().map(parse_lang).transpose()?,
+        }],
+        _ => {
+            return Err(Error::InvalidRequest(
+                "give --corpus, --queries and --qrels, or --melo-dir".into(),
+            )
+            .into())
+        }
+    };
+    let scratch = tempfile::tempdir().context("creating a temporary index directory")?;
+    let mut results = Vec::new();
+    for task in &tasks {
+        let result = eval::run_task(task, mode, &config.search.weights, scratch.path())?;
+        if let Some(run_path) = &args.run {
+            let path = if args.melo_dir.is_some() {
+                std::fs::create_dir_all(run_path)?;
+                run_path.join(format!("{}.run", result.name))
+            } else {
+                run_path.clone()
+            };
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(&path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            );
+            eval::write_run(&result.run, "occusearch", &mut file)?;
+            file.flush()?;
+        }
+        if !args.json {
+            eprintln!("{:<16} done in {:.1} s", result.name, result.seconds);
+        }
+        results.push(result);
+    }
+    let summary = eval::summarise(&results);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "| dataset | queries | corpus | MRR | MAP | S@1 | S@5 | S@10 | R@10 |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    let row = |name: &str, queries: String, corpus: String, m: &eval::metrics::QueryMetrics| {
+        format!(
+            "| {name} | {queries} | {corpus} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            m.mrr, m.map, m.success_1, m.success_5, m.success_10, m.recall_10
+        )
+    };
+    for result in &results {
+        writeln!(
+            out,
+            "{}",
+            row(
+                &result.name,
+                result.queries.to_string(),
+                result.corpus.to_string(),
+                &result.metrics
+            )
+        )?;
+    }
+    writeln!(
+        out,
+        "{}",
+        row("**mean**", String::new(), String::new(), &summary.mean)
+    )?;
+    Ok(())
+}
+
 fn exit_code(error: &anyhow::Error) -> u8 {
     match error.downcast_ref::<Error>() {
         Some(Error::Io { .. }) => 3,
@@ -372,6 +494,7 @@ fn main() -> ExitCode {
             Command::Index(args) => run_index(&config, args),
             Command::Search(args) => run_search(&config, args),
             Command::Show(args) => run_show(&config, args),
+            Command::Eval(args) => run_eval(&config, args),
         }
     })();
     let broken_pipe = |error: &anyhow::Error| {

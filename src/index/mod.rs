@@ -163,10 +163,23 @@ pub fn build(
         )));
     }
 
+    build_from_catalog(&catalog, report, root, started, progress)
+}
+
+/// Writes `catalog` as a new generation under `root` and makes it current. `started` is when the
+/// whole build began (the manifest records the build time).
+pub fn build_from_catalog(
+    catalog: &Catalog,
+    report: IngestReport,
+    root: &Path,
+    started: Instant,
+    progress: &dyn BuildProgress,
+) -> Result<BuildSummary> {
+    create_dir(root)?;
     let stamp = format!("{}-{}", unix_now(), std::process::id());
     let building = root.join(format!("{BUILDING_PREFIX}{stamp}"));
     create_dir(&building.join(TEXT_DIR))?;
-    let result = write_generation(&building, &catalog, &report, started, progress);
+    let result = write_generation(&building, catalog, &report, started, progress);
     let manifest = match result {
         Ok(manifest) => manifest,
         Err(error) => {

@@ -425,6 +425,9 @@ impl TextIndex {
                 score,
             });
         }
+        // Equal scores are common (the same label under several concepts); tantivy breaks ties by
+        // internal doc address, which depends on indexing threads. Our id makes the order stable.
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         Ok(hits)
     }
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod eval_melo;
 mod ingest_counts;
 mod lifecycle;
 mod readers_fuzz;
