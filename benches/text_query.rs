@@ -42,10 +42,7 @@ fn open_index() -> OccuIndex {
         let started = Instant::now();
         index::build(&[data], &root, IngestOptions::default(), &index::NoProgress)
             .expect("building the benchmark index");
-        eprintln!(
-            "built the full index in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
+        eprintln!("built the full index in {:.1} s", started.elapsed().as_secs_f64());
     }
     OccuIndex::open(&root).expect("opening the benchmark index")
 }
@@ -92,13 +89,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| search(&index, &request("Krankenpfleger", None), &weights))
     });
     group.bench_function("four_words_all_languages", |b| {
-        b.iter(|| {
-            search(
-                &index,
-                &request("remote sensing image analysis", None),
-                &weights,
-            )
-        })
+        b.iter(|| search(&index, &request("remote sensing image analysis", None), &weights))
     });
     group.bench_function("no_stemmer_language", |b| {
         b.iter(|| search(&index, &request("slaugytojai", Some("lt")), &weights))

@@ -67,10 +67,9 @@ impl Config {
         let implicit = Path::new(DEFAULT_CONFIG_FILE);
         let chosen = file.or_else(|| implicit.is_file().then(|| implicit.to_path_buf()));
         if let Some(path) = chosen {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| Error::io("cannot read config file", &path, e))?;
-            let parsed: FileConfig = toml::from_str(&text)
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read config file", &path, e))?;
+            let parsed: FileConfig =
+                toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
             if let Some(dir) = parsed.index_dir {
                 config.index_dir = dir;
             }
@@ -146,9 +145,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_refused() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(file, "index_directory = \"x\"").unwrap();
-        let error = Config::load(Some(file.path()), &|_| None)
-            .unwrap_err()
-            .to_string();
+        let error = Config::load(Some(file.path()), &|_| None).unwrap_err().to_string();
         assert!(error.contains("index_directory"), "{error}");
         let mut config = Config::default();
         config.search.weights.prefix = -1.0;

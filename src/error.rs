@@ -55,13 +55,14 @@ pub enum Error {
     #[error("not found: {0}")]
     NotFound(String),
 
-    #[error(
-        "no index at {path}: {reason}. Build one with `occusearch index --data DIR --index {path}`"
-    )]
+    #[error("no index at {path}: {reason}. Build one with `occusearch index --data DIR --index {path}`")]
     NoIndex { path: PathBuf, reason: String },
 
     #[error("the index at {path} cannot be opened by this build: {reason}. Rebuild it with `occusearch index`")]
     IncompatibleIndex { path: PathBuf, reason: String },
+
+    #[error("embedding model unavailable: {0}")]
+    Model(String),
 
     // --- the machine: files and directories ---
     #[error("{action} {path}: {source}")]
@@ -99,6 +100,7 @@ impl Error {
                 | Error::NotFound(_)
                 | Error::NoIndex { .. }
                 | Error::IncompatibleIndex { .. }
+                | Error::Model(_)
         )
     }
 }

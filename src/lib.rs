@@ -18,6 +18,7 @@
 
 pub mod analyze;
 pub mod config;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod index;

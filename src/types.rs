@@ -167,11 +167,7 @@ impl LanguageLabels {
         self.preferred
             .iter()
             .map(|l| (LabelType::Preferred, l.as_str()))
-            .chain(
-                self.alternative
-                    .iter()
-                    .map(|l| (LabelType::Alternative, l.as_str())),
-            )
+            .chain(self.alternative.iter().map(|l| (LabelType::Alternative, l.as_str())))
             .chain(self.hidden.iter().map(|l| (LabelType::Hidden, l.as_str())))
     }
 
@@ -184,11 +180,7 @@ impl LanguageLabels {
         fn clean(label: &str) -> String {
             label.split_whitespace().collect::<Vec<_>>().join(" ")
         }
-        self.preferred = self
-            .preferred
-            .as_deref()
-            .map(clean)
-            .filter(|l| !l.is_empty());
+        self.preferred = self.preferred.as_deref().map(clean).filter(|l| !l.is_empty());
         let mut seen: std::collections::HashSet<String> = self.preferred.iter().cloned().collect();
         for list in [&mut self.alternative, &mut self.hidden] {
             let taken = std::mem::take(list);

@@ -56,8 +56,7 @@ pub fn stemmer_language(lang: &str) -> Option<Language> {
 }
 
 const STEMMED_LANGUAGES: [&str; 18] = [
-    "ar", "da", "nl", "en", "fi", "fr", "de", "el", "hu", "it", "no", "pt", "ro", "ru", "es", "sv",
-    "ta", "tr",
+    "ar", "da", "nl", "en", "fi", "fr", "de", "el", "hu", "it", "no", "pt", "ro", "ru", "es", "sv", "ta", "tr",
 ];
 
 /// Case-folds and strips diacritics: NFD, drop combining marks, then the letters that do not
@@ -278,10 +277,7 @@ mod tests {
         let indexed = label_prefixes("slaugytojas");
         for query in ["slaugytojo", "slaugytojai", "slaugytojų"] {
             let prefix = query_prefix(query).unwrap();
-            assert!(
-                indexed.contains(&prefix),
-                "{query} → {prefix} not in {indexed:?}"
-            );
+            assert!(indexed.contains(&prefix), "{query} → {prefix} not in {indexed:?}");
         }
         // Polish: pielęgniarka (label) vs pielęgniarki / pielęgniarką (query).
         let indexed = label_prefixes("Pielęgniarka");

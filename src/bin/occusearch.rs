@@ -11,9 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use occusearch::config::Config;
+use occusearch::embed::{EmbeddingCache, FastEmbedder, ModelPaths};
 use occusearch::eval;
 use occusearch::index::{self, BuildProgress, OccuIndex};
 use occusearch::ingest::IngestOptions;
+use occusearch::search::fusion::Fusion;
 use occusearch::search::{self, SearchRequest};
 use occusearch::types::{Kind, Lang};
 use occusearch::Error;
@@ -64,9 +66,24 @@ struct EvalArgs {
     /// Run every MELO dataset folder inside this directory.
     #[arg(long, required_unless_present = "corpus")]
     melo_dir: Option<PathBuf>,
-    /// Retrieval mode.
-    #[arg(long, default_value = "text")]
+    /// Retrieval mode: text, vector or hybrid.
+    #[arg(long, default_value = "hybrid")]
     mode: String,
+    /// Fusion for hybrid: rrf or weighted.
+    #[arg(long, default_value = "rrf")]
+    fusion: String,
+    /// RRF k.
+    #[arg(long, default_value_t = 60.0)]
+    rrf_k: f64,
+    /// RRF weight of the vector list (the text list weighs 1).
+    #[arg(long, default_value_t = 1.0)]
+    vector_weight: f64,
+    /// Weighted blend: share of the vector score.
+    #[arg(long, default_value_t = 0.5)]
+    vector_ratio: f64,
+    /// Directory with the model and runtime (scripts/setup puts them in models/).
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
     /// Write the top-100 run in TREC format to this file (with --melo-dir: a directory, one file per dataset).
     #[arg(long)]
     run: Option<PathBuf>,
@@ -125,20 +142,14 @@ struct ShowArgs {
 }
 
 fn parse_lang(text: &str) -> Result<Lang, Error> {
-    Lang::parse(text).ok_or_else(|| {
-        Error::InvalidRequest(format!(
-            "--lang {text:?} is not an ISO 639-1 code such as en, de, fr"
-        ))
-    })
+    Lang::parse(text)
+        .ok_or_else(|| Error::InvalidRequest(format!("--lang {text:?} is not an ISO 639-1 code such as en, de, fr")))
 }
 
 fn parse_kind(text: &str) -> Result<Kind, Error> {
     Kind::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        Error::InvalidRequest(format!(
-            "--kind {text:?} is not one of {}",
-            known.join(", ")
-        ))
+        Error::InvalidRequest(format!("--kind {text:?} is not one of {}", known.join(", ")))
     })
 }
 
@@ -150,10 +161,9 @@ struct Bars {
 impl BuildProgress for Bars {
     fn stage(&self, name: &str, total: u64) {
         let bar = ProgressBar::new(total);
-        let style =
-            ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
+        let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(name.to_string());
         if let Ok(mut slot) = self.bar.lock() {
@@ -182,17 +192,8 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     } else {
         args.data
     };
-    let bars = Bars {
-        bar: Mutex::new(None),
-    };
-    let summary = index::build(
-        &data,
-        &config.index_dir,
-        IngestOptions {
-            strict: args.strict,
-        },
-        &bars,
-    )?;
+    let bars = Bars { bar: Mutex::new(None) };
+    let summary = index::build(&data, &config.index_dir, IngestOptions { strict: args.strict }, &bars)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
@@ -212,23 +213,9 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     )?;
     writeln!(out, "\nconcepts per kind and language:")?;
     for (kind, per_lang) in &manifest.counts.per_kind_and_lang {
-        let total = manifest
-            .counts
-            .per_kind
-            .get(kind)
-            .copied()
-            .unwrap_or_default();
-        let langs: Vec<String> = per_lang
-            .iter()
-            .map(|(lang, n)| format!("{lang} {n}"))
-            .collect();
-        writeln!(
-            out,
-            "  {:<12} {:>6}  {}",
-            kind.as_str(),
-            total,
-            langs.join(", ")
-        )?;
+        let total = manifest.counts.per_kind.get(kind).copied().unwrap_or_default();
+        let langs: Vec<String> = per_lang.iter().map(|(lang, n)| format!("{lang} {n}")).collect();
+        writeln!(out, "  {:<12} {:>6}  {}", kind.as_str(), total, langs.join(", "))?;
     }
     writeln!(out, "\nrelations:")?;
     for (relation, n) in &manifest.counts.relations {
@@ -272,11 +259,7 @@ fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
     let request = SearchRequest {
         query: args.query,
         lang: args.lang.as_deref().map(parse_lang).transpose()?,
-        kinds: args
-            .kind
-            .iter()
-            .map(|k| parse_kind(k))
-            .collect::<Result<_, _>>()?,
+        kinds: args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?,
         source: args.source,
         isco: args.isco,
         eqf: args.eqf,
@@ -325,18 +308,11 @@ fn run_show(config: &Config, args: ShowArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let fallback = if view.lang != view.requested_lang {
-        format!(
-            " (no {} labels; shown in {})",
-            view.requested_lang, view.lang
-        )
+        format!(" (no {} labels; shown in {})", view.requested_lang, view.lang)
     } else {
         String::new()
     };
-    writeln!(
-        out,
-        "{} [{}] {}{}",
-        view.label, view.kind, view.id, fallback
-    )?;
+    writeln!(out, "{} [{}] {}{}", view.label, view.kind, view.id, fallback)?;
     if !view.alternative_labels.is_empty() {
         writeln!(out, "  also: {}", view.alternative_labels.join("; "))?;
     }
@@ -358,10 +334,7 @@ fn run_show(config: &Config, args: ShowArgs) -> anyhow::Result<()> {
         }
         writeln!(out, "\n{title} ({}):", list.len())?;
         for item in list {
-            let level = item
-                .level
-                .map(|l| format!(" (level {l})"))
-                .unwrap_or_default();
+            let level = item.level.map(|l| format!(" (level {l})")).unwrap_or_default();
             let lang = if item.lang != view.requested_lang {
                 format!(" [{}]", item.lang)
             } else {
@@ -374,14 +347,53 @@ fn run_show(config: &Config, args: ShowArgs) -> anyhow::Result<()> {
 }
 
 fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
-    let mode = match args.mode.as_str() {
-        "text" => eval::Mode::Text,
-        other => {
-            return Err(Error::InvalidRequest(format!(
-                "--mode {other:?}: only `text` is available in this build"
-            ))
-            .into())
+    let mode = eval::Mode::parse(&args.mode)
+        .ok_or_else(|| Error::InvalidRequest(format!("--mode {:?} is not text, vector or hybrid", args.mode)))?;
+    let fusion = match args.fusion.as_str() {
+        "rrf" => Fusion::Rrf {
+            k: args.rrf_k,
+            text_weight: 1.0,
+            vector_weight: args.vector_weight,
+        },
+        "weighted" => Fusion::Weighted {
+            vector_ratio: args.vector_ratio,
+        },
+        other => return Err(Error::InvalidRequest(format!("--fusion {other:?} is not rrf or weighted")).into()),
+    };
+    let (embedder, cache) = if mode == eval::Mode::Text {
+        (None, None)
+    } else {
+        let embedder = FastEmbedder::load(&ModelPaths::under(&args.models))?;
+        let cache = EmbeddingCache::open(&args.models.join("cache/embeddings.bin"))?;
+        (Some(embedder), Some(cache))
+    };
+    let bar = Mutex::new(None::<ProgressBar>);
+    let progress = |what: &str, done: usize, total: usize| {
+        if let Ok(mut slot) = bar.lock() {
+            let bar = slot.get_or_insert_with(|| {
+                let bar = ProgressBar::new(total as u64);
+                bar.set_style(
+                    ProgressStyle::with_template("embedding {msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            bar.set_message(what.to_string());
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            if done >= total {
+                bar.finish_and_clear();
+                *slot = None;
+            }
         }
+    };
+    let settings = eval::EvalSettings {
+        mode,
+        weights: config.search.weights,
+        fusion,
+        embedder: embedder.as_ref().map(|e| e as &dyn occusearch::embed::Embedder),
+        cache: cache.as_ref(),
+        progress: &progress,
     };
     let tasks = match (&args.melo_dir, &args.corpus, &args.queries, &args.qrels) {
         (Some(dir), _, _, _) => eval::melo_tasks(dir)?,
@@ -396,17 +408,12 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
             qrels: qrels.clone(),
             query_lang: args.query_lang.as_deref().map(parse_lang).transpose()?,
         }],
-        _ => {
-            return Err(Error::InvalidRequest(
-                "give --corpus, --queries and --qrels, or --melo-dir".into(),
-            )
-            .into())
-        }
+        _ => return Err(Error::InvalidRequest("give --corpus, --queries and --qrels, or --melo-dir".into()).into()),
     };
     let scratch = tempfile::tempdir().context("creating a temporary index directory")?;
     let mut results = Vec::new();
     for task in &tasks {
-        let result = eval::run_task(task, mode, &config.search.weights, scratch.path())?;
+        let result = eval::run_task(task, &settings, scratch.path())?;
         if let Some(run_path) = &args.run {
             let path = if args.melo_dir.is_some() {
                 std::fs::create_dir_all(run_path)?;
@@ -415,8 +422,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
                 run_path.clone()
             };
             let mut file = std::io::BufWriter::new(
-                std::fs::File::create(&path)
-                    .with_context(|| format!("creating {}", path.display()))?,
+                std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
             );
             eval::write_run(&result.run, "occusearch", &mut file)?;
             file.flush()?;
@@ -457,11 +463,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
             )
         )?;
     }
-    writeln!(
-        out,
-        "{}",
-        row("**mean**", String::new(), String::new(), &summary.mean)
-    )?;
+    writeln!(out, "{}", row("**mean**", String::new(), String::new(), &summary.mean))?;
     Ok(())
 }
 
@@ -477,15 +479,14 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OCCUSEARCH_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("OCCUSEARCH_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = (|| -> anyhow::Result<()> {
-        let mut config = Config::load(cli.config.as_deref(), &|key| std::env::var(key).ok())
-            .context("loading configuration")?;
+        let mut config =
+            Config::load(cli.config.as_deref(), &|key| std::env::var(key).ok()).context("loading configuration")?;
         if let Some(index) = cli.index {
             config.index_dir = index;
         }

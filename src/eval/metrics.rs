@@ -115,10 +115,7 @@ pub fn query_metrics(ranked: &[Scored], relevant: &HashSet<String>) -> QueryMetr
 }
 
 /// Mean metrics over every query of `qrels` that has a relevant document; per-query values too.
-pub fn evaluate(
-    run: &BTreeMap<String, Vec<Scored>>,
-    qrels: &Qrels,
-) -> (QueryMetrics, BTreeMap<String, QueryMetrics>) {
+pub fn evaluate(run: &BTreeMap<String, Vec<Scored>>, qrels: &Qrels) -> (QueryMetrics, BTreeMap<String, QueryMetrics>) {
     let mut per_query = BTreeMap::new();
     for (query, relevant) in qrels.iter().filter(|(_, relevant)| !relevant.is_empty()) {
         let ranked = run.get(query).map(Vec::as_slice).unwrap_or_default();

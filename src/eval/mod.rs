@@ -13,9 +13,11 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::embed::{dot, embed_cached, Embedder, EmbeddingCache, TextKind};
 use crate::error::{Error, InputError, Position, Result};
 use crate::index::{self, FieldWeights, OccuIndex};
 use crate::ingest::{Catalog, IngestReport};
+use crate::search::fusion::{fuse, Fusion};
 use crate::search::{search, SearchRequest};
 use crate::types::{Concept, ConceptId, Kind, Lang, LanguageLabels};
 use metrics::{evaluate, trec_order, Qrels, QueryMetrics, Scored, RUN_DEPTH};
@@ -91,11 +93,46 @@ pub fn query_lang_of_dataset(name: &str) -> Option<Lang> {
     Lang::parse(rest.split('_').next()?)
 }
 
-/// Retrieval mode. Only `text` exists until the vector side is built.
+/// Retrieval mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Text,
+    Vector,
+    Hybrid,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "text" => Some(Mode::Text),
+            "vector" => Some(Mode::Vector),
+            "hybrid" => Some(Mode::Hybrid),
+            _ => None,
+        }
+    }
+}
+
+/// What an evaluation runs with besides the files.
+pub struct EvalSettings<'a> {
+    pub mode: Mode,
+    pub weights: FieldWeights,
+    pub fusion: Fusion,
+    /// Needed by the vector and hybrid modes.
+    pub embedder: Option<&'a dyn Embedder>,
+    pub cache: Option<&'a EmbeddingCache>,
+    pub progress: &'a (dyn Fn(&str, usize, usize) + Sync),
+}
+
+/// Cosine top-`k` by exact scan over unit vectors (the eval corpora hold at most ~34k).
+fn exact_top(corpus: &[Vec<f32>], query: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut scored: Vec<(usize, f32)> = corpus.iter().enumerate().map(|(i, v)| (i, dot(v, query))).collect();
+    if scored.len() > k {
+        scored.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
+        scored.truncate(k);
+    }
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored
 }
 
 /// One evaluation task: three files and the query language.
@@ -161,12 +198,8 @@ fn corpus_catalog(elements: &[(String, String)], corpus_path: &Path) -> Result<(
         );
         catalog.merge(concept);
     }
-    let lang = corpus_lang.ok_or_else(|| {
-        Error::InvalidRequest(format!(
-            "{} holds no corpus elements",
-            corpus_path.display()
-        ))
-    })?;
+    let lang = corpus_lang
+        .ok_or_else(|| Error::InvalidRequest(format!("{} holds no corpus elements", corpus_path.display())))?;
     Ok((catalog, lang))
 }
 
@@ -180,10 +213,7 @@ pub const EXPANDED_CONCEPTS: usize = 10;
 /// (every one is relevant when the concept is: that is what MAP sees); then the best element of
 /// each further concept. Scores are rewritten to fall with the position, so that trec_eval keeps
 /// this order.
-pub fn aggregate_to_concepts(
-    ranked: &[Scored],
-    elements_of_concept: &HashMap<&str, Vec<&str>>,
-) -> Vec<Scored> {
+pub fn aggregate_to_concepts(ranked: &[Scored], elements_of_concept: &HashMap<&str, Vec<&str>>) -> Vec<Scored> {
     let mut concepts: Vec<&str> = Vec::new();
     let mut best: HashMap<&str, &str> = HashMap::new();
     for scored in ranked {
@@ -197,10 +227,7 @@ pub fn aggregate_to_concepts(
     let head = concepts.len().min(EXPANDED_CONCEPTS);
     order.extend(concepts[..head].iter().map(|c| best[c]));
     for concept in &concepts[..head] {
-        let others = elements_of_concept
-            .get(concept)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let others = elements_of_concept.get(concept).map(Vec::as_slice).unwrap_or_default();
         order.extend(others.iter().copied().filter(|e| *e != best[concept]));
     }
     order.extend(concepts[head..].iter().map(|c| best[c]));
@@ -217,12 +244,8 @@ pub fn aggregate_to_concepts(
 }
 
 /// Runs one task in a temporary index under `scratch`.
-pub fn run_task(
-    task: &EvalTask,
-    mode: Mode,
-    weights: &FieldWeights,
-    scratch: &Path,
-) -> Result<EvalResult> {
+pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) -> Result<EvalResult> {
+    let (mode, weights) = (settings.mode, &settings.weights);
     let started = Instant::now();
     let elements = read_pairs(&task.corpus)?;
     let queries = read_pairs(&task.queries)?;
@@ -230,16 +253,9 @@ pub fn run_task(
     let (catalog, corpus_lang) = corpus_catalog(&elements, &task.corpus)?;
     let mut elements_of_concept: HashMap<&str, Vec<&str>> = HashMap::new();
     for (id, _) in &elements {
-        elements_of_concept
-            .entry(concept_of_element(id))
-            .or_default()
-            .push(id);
+        elements_of_concept.entry(concept_of_element(id)).or_default().push(id);
     }
-    let root = scratch.join(if task.name.is_empty() {
-        "task"
-    } else {
-        &task.name
-    });
+    let root = scratch.join(if task.name.is_empty() { "task" } else { &task.name });
     index::build_from_catalog(
         &catalog,
         IngestReport::default(),
@@ -248,33 +264,80 @@ pub fn run_task(
         &index::NoProgress,
     )?;
     let opened = OccuIndex::open(&root)?;
-    let query_lang = task
-        .query_lang
-        .clone()
-        .unwrap_or_else(|| corpus_lang.clone());
+    let query_lang = task.query_lang.clone().unwrap_or_else(|| corpus_lang.clone());
     // Same language: that language's analyzer. Cross-lingual: every analyzer (the corpus holds one
     // language, so no filter is lost).
     let lang = (query_lang == corpus_lang).then_some(corpus_lang);
+    // Deeper than the run: aggregation folds several elements into one concept.
+    let depth = RUN_DEPTH * 3;
+    let vectors = match mode {
+        Mode::Text => None,
+        Mode::Vector | Mode::Hybrid => {
+            let (Some(embedder), Some(cache)) = (settings.embedder, settings.cache) else {
+                return Err(Error::Model(format!(
+                    "--mode {mode:?} needs the embedding model (run scripts/setup)"
+                )));
+            };
+            let corpus_texts: Vec<&str> = elements.iter().map(|(_, t)| t.as_str()).collect();
+            let query_texts: Vec<&str> = queries.iter().map(|(_, t)| t.as_str()).collect();
+            let report = |what: &'static str, total: usize| move |done: usize| (settings.progress)(what, done, total);
+            let corpus = embed_cached(
+                embedder,
+                cache,
+                &corpus_texts,
+                TextKind::Query,
+                &report("corpus", corpus_texts.len()),
+            )?;
+            let queries = embed_cached(
+                embedder,
+                cache,
+                &query_texts,
+                TextKind::Query,
+                &report("queries", query_texts.len()),
+            )?;
+            Some((corpus, queries))
+        }
+    };
     let run: BTreeMap<String, Vec<Scored>> = queries
         .par_iter()
-        .map(|(id, text)| {
-            let mut request = SearchRequest::new(text.clone());
-            request.lang = lang.clone();
-            // Deeper than the run: aggregation folds several elements into one concept.
-            request.limit = RUN_DEPTH * 3;
-            let ranked: Vec<Scored> = match mode {
-                Mode::Text => match search(&opened, &request, weights) {
-                    Ok(hits) => hits
-                        .into_iter()
-                        .map(|h| Scored {
-                            doc: h.id,
-                            score: f64::from(h.score),
-                        })
-                        .collect(),
-                    // An empty or over-long query has no answer; it scores 0 like any miss.
+        .enumerate()
+        .map(|(position, (id, text))| {
+            let text_list: Vec<(String, f64)> = if mode == Mode::Vector {
+                Vec::new()
+            } else {
+                let mut request = SearchRequest::new(text.clone());
+                request.lang = lang.clone();
+                request.limit = depth;
+                match search(&opened, &request, weights) {
+                    Ok(hits) => hits.into_iter().map(|h| (h.id, f64::from(h.score))).collect(),
+                    // An empty or over-long query has no text answer; it scores 0 like any miss.
                     Err(Error::InvalidRequest(_)) => Vec::new(),
                     Err(other) => return Err(other),
-                },
+                }
+            };
+            let vector_list: Vec<(String, f64)> = match &vectors {
+                None => Vec::new(),
+                Some((corpus, query_vectors)) => exact_top(corpus, &query_vectors[position], depth)
+                    .into_iter()
+                    .map(|(index, score)| (elements[index].0.clone(), f64::from(score)))
+                    .collect(),
+            };
+            let ranked: Vec<Scored> = match mode {
+                Mode::Text => text_list
+                    .into_iter()
+                    .map(|(doc, score)| Scored { doc, score })
+                    .collect(),
+                Mode::Vector => vector_list
+                    .into_iter()
+                    .map(|(doc, score)| Scored { doc, score })
+                    .collect(),
+                Mode::Hybrid => fuse(&text_list, &vector_list, settings.fusion)
+                    .into_iter()
+                    .map(|f| Scored {
+                        doc: f.id,
+                        score: f.score,
+                    })
+                    .collect(),
             };
             Ok((
                 id.clone(),
@@ -295,11 +358,7 @@ pub fn run_task(
 }
 
 /// Writes a run in TREC format: `query Q0 document rank score run-name`.
-pub fn write_run(
-    run: &BTreeMap<String, Vec<Scored>>,
-    run_name: &str,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+pub fn write_run(run: &BTreeMap<String, Vec<Scored>>, run_name: &str, out: &mut dyn Write) -> std::io::Result<()> {
     for (query, ranked) in run {
         for (index, scored) in ranked.iter().enumerate() {
             writeln!(
@@ -345,10 +404,7 @@ pub struct EvalSummary {
 }
 
 pub fn summarise(results: &[EvalResult]) -> EvalSummary {
-    let datasets: BTreeMap<String, QueryMetrics> = results
-        .iter()
-        .map(|r| (r.name.clone(), r.metrics))
-        .collect();
+    let datasets: BTreeMap<String, QueryMetrics> = results.iter().map(|r| (r.name.clone(), r.metrics)).collect();
     let mean = QueryMetrics::mean(datasets.values());
     EvalSummary { datasets, mean }
 }
@@ -366,10 +422,7 @@ mod tests {
     fn ids_and_dataset_names_give_languages() {
         assert_eq!(lang_of_element("C000123_de_001").unwrap().as_str(), "de");
         assert!(lang_of_element("C000123").is_none());
-        assert_eq!(
-            query_lang_of_dataset("deu_q_de_c_en").unwrap().as_str(),
-            "de"
-        );
+        assert_eq!(query_lang_of_dataset("deu_q_de_c_en").unwrap().as_str(), "de");
         assert_eq!(concept_of_element("C000123_de_001"), "C000123");
     }
 
@@ -396,13 +449,7 @@ mod tests {
         let docs: Vec<&str> = run.iter().map(|s| s.doc.as_str()).collect();
         assert_eq!(
             docs,
-            vec![
-                "C1_en_002",
-                "C2_en_001",
-                "C1_en_000",
-                "C1_en_001",
-                "C2_en_000"
-            ]
+            vec!["C1_en_002", "C2_en_001", "C1_en_000", "C1_en_001", "C2_en_000"]
         );
         assert!(run.windows(2).all(|w| w[0].score > w[1].score));
     }

@@ -70,16 +70,15 @@ impl Manifest {
 
     /// Writes the manifest through a temporary file and a rename, then syncs it.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::Internal(format!("manifest serialisation: {e}")))?;
+        let json =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("manifest serialisation: {e}")))?;
         let temporary = dir.join(format!("{MANIFEST_FILE}.tmp"));
         let path = dir.join(MANIFEST_FILE);
         std::fs::write(&temporary, json).map_err(|e| Error::io("cannot write", &temporary, e))?;
         std::fs::File::open(&temporary)
             .and_then(|file| file.sync_all())
             .map_err(|e| Error::io("cannot sync", &temporary, e))?;
-        std::fs::rename(&temporary, &path)
-            .map_err(|e| Error::io("cannot rename into place", &path, e))
+        std::fs::rename(&temporary, &path).map_err(|e| Error::io("cannot rename into place", &path, e))
     }
 
     /// Reads and checks a generation's manifest.
@@ -92,11 +91,10 @@ impl Manifest {
                 path.display()
             ),
         })?;
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| Error::IncompatibleIndex {
-                path: dir.to_path_buf(),
-                reason: format!("unreadable manifest: {e}"),
-            })?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::IncompatibleIndex {
+            path: dir.to_path_buf(),
+            reason: format!("unreadable manifest: {e}"),
+        })?;
         if manifest.format_version != FORMAT_VERSION {
             return Err(Error::IncompatibleIndex {
                 path: dir.to_path_buf(),

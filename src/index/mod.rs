@@ -56,9 +56,7 @@ pub struct BuildSummary {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn create_dir(path: &Path) -> Result<()> {
@@ -75,10 +73,7 @@ fn remove_abandoned_builds(root: &Path) {
         let Some(rest) = name.strip_prefix(BUILDING_PREFIX) else {
             continue;
         };
-        let pid = rest
-            .rsplit('-')
-            .next()
-            .and_then(|pid| pid.parse::<u32>().ok());
+        let pid = rest.rsplit('-').next().and_then(|pid| pid.parse::<u32>().ok());
         let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
             tracing::info!(dir = %entry.path().display(), "removing abandoned build");
@@ -93,8 +88,7 @@ fn swap_current(root: &Path, generation_name: &str) -> Result<()> {
     let staged = root.join(format!("{CURRENT}.{}", std::process::id()));
     let _ = std::fs::remove_file(&staged);
     #[cfg(unix)]
-    std::os::unix::fs::symlink(generation_name, &staged)
-        .map_err(|e| Error::io("cannot create link", &staged, e))?;
+    std::os::unix::fs::symlink(generation_name, &staged).map_err(|e| Error::io("cannot create link", &staged, e))?;
     #[cfg(not(unix))]
     std::fs::write(&staged, generation_name).map_err(|e| Error::io("cannot write", &staged, e))?;
     std::fs::rename(&staged, &link).map_err(|e| Error::io("cannot swap index link", &link, e))
@@ -107,11 +101,7 @@ fn prune_generations(root: &Path, keep: usize) {
     };
     let mut generations: Vec<PathBuf> = entries
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(GENERATION_PREFIX)
-        })
+        .filter(|e| e.file_name().to_string_lossy().starts_with(GENERATION_PREFIX))
         .map(|e| e.path())
         .collect();
     generations.sort_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok());
@@ -124,18 +114,14 @@ fn prune_generations(root: &Path, keep: usize) {
 
 fn write_catalog(catalog: &Catalog, path: &Path) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
-    let mut encoder =
-        flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
+    let mut encoder = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
     serde_json::to_writer(&mut encoder, catalog)
         .map_err(|e| Error::Internal(format!("catalogue serialisation: {e}")))?;
-    let writer = encoder
-        .finish()
-        .map_err(|e| Error::io("cannot write", path, e))?;
+    let writer = encoder.finish().map_err(|e| Error::io("cannot write", path, e))?;
     let file = writer
         .into_inner()
         .map_err(|e| Error::io("cannot write", path, e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| Error::io("cannot sync", path, e))
+    file.sync_all().map_err(|e| Error::io("cannot sync", path, e))
 }
 
 /// Builds an index over `data` into a new generation under `root` and makes it current.
@@ -189,8 +175,7 @@ pub fn build_from_catalog(
     };
     let generation_name = format!("{GENERATION_PREFIX}{stamp}");
     let generation = root.join(&generation_name);
-    std::fs::rename(&building, &generation)
-        .map_err(|e| Error::io("cannot move build into place", &generation, e))?;
+    std::fs::rename(&building, &generation).map_err(|e| Error::io("cannot move build into place", &generation, e))?;
     swap_current(root, &generation_name)?;
     prune_generations(root, 2);
     Ok(BuildSummary {
@@ -288,11 +273,7 @@ impl OccuIndex {
                 ),
             });
         }
-        Ok(OccuIndex {
-            dir,
-            manifest,
-            text,
-        })
+        Ok(OccuIndex { dir, manifest, text })
     }
 
     /// Loads the full catalogue (about a second on the full data; only `show` and matching need it).

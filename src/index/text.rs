@@ -6,12 +6,9 @@
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, OwnedValue, Schema, TextFieldIndexing, TextOptions,
-    FAST, STORED, STRING,
+    Field, IndexRecordOption, NumericOptions, OwnedValue, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
 };
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -206,15 +203,7 @@ impl TextIndexWriter {
             .labels
             .iter()
             .filter(|(_, labels)| labels.label_count() > 0)
-            .map(|(lang, labels)| {
-                document(
-                    &self.fields,
-                    concept,
-                    lang,
-                    labels,
-                    &mut Analyzer::for_lang(lang),
-                )
-            })
+            .map(|(lang, labels)| document(&self.fields, concept, lang, labels, &mut Analyzer::for_lang(lang)))
             .collect()
     }
 
@@ -295,10 +284,7 @@ impl TextIndex {
     pub fn open(dir: &Path) -> Result<Self> {
         let index = Index::open_in_dir(dir)?;
         let fields = fields_of(&index.schema())?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(TextIndex { reader, fields })
     }
 
@@ -317,25 +303,16 @@ impl TextIndex {
                 (f.description, weights.description),
             ] {
                 if weight > 0.0 {
-                    let query = TermQuery::new(
-                        Term::from_field_text(field, stem),
-                        IndexRecordOption::WithFreqs,
-                    );
+                    let query = TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs);
                     disjuncts.push(Box::new(BoostQuery::new(Box::new(query), weight)));
                 }
             }
         }
         if let (Some(prefix), true) = (&word.prefix, weights.prefix > 0.0) {
-            let query = TermQuery::new(
-                Term::from_field_text(f.prefix, prefix),
-                IndexRecordOption::WithFreqs,
-            );
+            let query = TermQuery::new(Term::from_field_text(f.prefix, prefix), IndexRecordOption::WithFreqs);
             disjuncts.push(Box::new(BoostQuery::new(Box::new(query), weights.prefix)));
         }
-        Box::new(DisjunctionMaxQuery::with_tie_breaker(
-            disjuncts,
-            weights.tie_breaker,
-        ))
+        Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, weights.tie_breaker))
     }
 
     fn filter_clauses(&self, filters: &TextFilters) -> Vec<(Occur, Box<dyn Query>)> {
@@ -394,10 +371,7 @@ impl TextIndex {
             .iter()
             .map(|w| (Occur::Should, self.word_query(w, weights)))
             .collect();
-        let mut clauses = vec![(
-            Occur::Must,
-            Box::new(BooleanQuery::new(text)) as Box<dyn Query>,
-        )];
+        let mut clauses = vec![(Occur::Must, Box::new(BooleanQuery::new(text)) as Box<dyn Query>)];
         clauses.extend(self.filter_clauses(filters));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();

@@ -52,18 +52,13 @@ impl Table {
             builder.delimiter(b'\t').quoting(false);
         }
         let mut raw = BufReader::with_capacity(1 << 16, open(path)?);
-        let head = raw
-            .fill_buf()
-            .map_err(|e| Error::io("cannot read", path, e))?;
+        let head = raw.fill_buf().map_err(|e| Error::io("cannot read", path, e))?;
         let crlf = head
             .iter()
             .position(|&b| b == b'\n')
             .is_some_and(|end| end > 0 && head[end - 1] == b'\r');
         let mut reader = builder.from_reader(raw);
-        let headers = reader
-            .byte_headers()
-            .map_err(|e| csv_error(path, &e))?
-            .clone();
+        let headers = reader.byte_headers().map_err(|e| csv_error(path, &e))?.clone();
         let columns = headers
             .iter()
             .enumerate()
@@ -110,8 +105,7 @@ impl Table {
             match self.reader.read_byte_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let line =
-                        record.position().map_or(0, csv::Position::line) + self.line_correction;
+                    let line = record.position().map_or(0, csv::Position::line) + self.line_correction;
                     let table: &Table = self;
                     each(&Row {
                         table,
@@ -192,14 +186,8 @@ fn csv_error(path: &Path, error: &csv::Error) -> Error {
 }
 
 /// Checks that a cell holds an absolute http(s) URI, as ESCO ids are.
-pub fn check_uri<'a>(
-    row: &Row<'_>,
-    column: &str,
-    value: &'a str,
-) -> std::result::Result<&'a str, InputError> {
-    if (value.starts_with("http://") || value.starts_with("https://"))
-        && !value.contains(char::is_whitespace)
-    {
+pub fn check_uri<'a>(row: &Row<'_>, column: &str, value: &'a str) -> std::result::Result<&'a str, InputError> {
+    if (value.starts_with("http://") || value.starts_with("https://")) && !value.contains(char::is_whitespace) {
         Ok(value)
     } else {
         Err(row.error(column, format!("not an URI: {value:?}")))
@@ -214,8 +202,7 @@ mod tests {
     #[test]
     fn reports_bad_utf8_with_line_and_field_and_keeps_going() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(b"a,b\r\n1,\"x\ny\"\r\n2,\xff\xfe\r\n3,ok\r\n")
-            .unwrap();
+        file.write_all(b"a,b\r\n1,\"x\ny\"\r\n2,\xff\xfe\r\n3,ok\r\n").unwrap();
         let mut table = Table::open(file.path(), Dialect::Csv).unwrap();
         let mut errors = Vec::new();
         let mut good = Vec::new();

@@ -8,9 +8,7 @@ use std::path::Path;
 use super::csv_util::{Dialect, Table};
 use super::FileBatch;
 use crate::error::Result;
-use crate::types::{
-    Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType, SkillType,
-};
+use crate::types::{Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType, SkillType};
 
 /// `outcomes.en-nl.csv` → `nl`; `None` when the name carries no pair.
 fn target_lang(path: &Path) -> Option<Lang> {
@@ -59,21 +57,16 @@ pub fn read(path: &Path) -> Result<FileBatch> {
     table.for_each(&mut errors, |row| {
         let result = (|| {
             let location = row.required("location")?;
-            let parsed = parse_location(location)
-                .ok_or_else(|| row.error("location", format!("unknown id {location:?}")))?;
-            let texts = [
-                row.required("source")?,
-                row.get("target")?.unwrap_or_default(),
-            ];
+            let parsed =
+                parse_location(location).ok_or_else(|| row.error("location", format!("unknown id {location:?}")))?;
+            let texts = [row.required("source")?, row.get("target")?.unwrap_or_default()];
             let (id, kind, field) = match parsed {
                 Location::AreaField(number, field) => (
                     ConceptId::new(format!("digcomp:area:{number}")),
                     Kind::SkillGroup,
                     field,
                 ),
-                Location::CompetenceField(number, field) => {
-                    (competence_id(number), Kind::Skill, field)
-                }
+                Location::CompetenceField(number, field) => (competence_id(number), Kind::Skill, field),
                 Location::Passage(number) => (competence_id(number), Kind::Skill, "passage"),
             };
             let mut concept = Concept::new(id.clone(), kind, "digcomp");
@@ -93,9 +86,7 @@ pub fn read(path: &Path) -> Result<FileBatch> {
                     "label" => labels.preferred = Some(text.to_string()),
                     "description" => labels.description = Some(text.to_string()),
                     "passage" => labels.passages.push(text.to_string()),
-                    _ => {
-                        return Err(row.error("location", format!("unknown field in {location:?}")))
-                    }
+                    _ => return Err(row.error("location", format!("unknown field in {location:?}"))),
                 }
                 concept.labels.insert(lang.clone(), labels);
             }
@@ -151,11 +142,6 @@ mod tests {
             Some(Location::Passage("5.4"))
         ));
         assert!(parse_location("other.thing").is_none());
-        assert_eq!(
-            target_lang(Path::new("x/outcomes.en-nl.csv"))
-                .unwrap()
-                .as_str(),
-            "nl"
-        );
+        assert_eq!(target_lang(Path::new("x/outcomes.en-nl.csv")).unwrap().as_str(), "nl");
     }
 }

@@ -10,9 +10,7 @@ use serde_json::Value;
 
 use super::{slug, FileBatch};
 use crate::error::{Error, InputError, Position, Result};
-use crate::types::{
-    Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType, SkillType,
-};
+use crate::types::{Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType, SkillType};
 
 pub(crate) fn load_json(path: &Path) -> Result<Value> {
     let reader = super::csv_util::open(path)?;
@@ -26,12 +24,7 @@ pub(crate) fn load_json(path: &Path) -> Result<Value> {
     })
 }
 
-pub(crate) fn located(
-    path: &Path,
-    pointer: String,
-    field: &str,
-    message: impl Into<String>,
-) -> InputError {
+pub(crate) fn located(path: &Path, pointer: String, field: &str, message: impl Into<String>) -> InputError {
     InputError {
         file: path.to_path_buf(),
         position: Position::Path(pointer),
@@ -61,12 +54,7 @@ fn profile_ids(dir: &Path) -> HashMap<String, String> {
         return HashMap::new();
     };
     let mut ids = HashMap::new();
-    for title in value
-        .get("titles")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for title in value.get("titles").and_then(Value::as_array).into_iter().flatten() {
         let Some(text) = title.get("text").and_then(Value::as_str) else {
             continue;
         };
@@ -115,9 +103,7 @@ pub fn read(path: &Path) -> Result<FileBatch> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
         else {
-            batch
-                .errors
-                .push(located(path, pointer, "title", "missing or empty"));
+            batch.errors.push(located(path, pointer, "title", "missing or empty"));
             continue;
         };
         let local_id = ids.get(title).cloned().unwrap_or_else(|| slug(title));
@@ -129,12 +115,9 @@ pub fn read(path: &Path) -> Result<FileBatch> {
             .get("summary-statement")
             .and_then(Value::as_str)
             .map(str::to_string);
-        labels.passages.extend(
-            profile
-                .get("mission")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        );
+        labels
+            .passages
+            .extend(profile.get("mission").and_then(Value::as_str).map(str::to_string));
         labels.passages.extend(strings(profile, "main-tasks"));
         labels.passages.extend(
             strings(profile, "deliverables")
@@ -181,9 +164,7 @@ pub fn read(path: &Path) -> Result<FileBatch> {
             };
             // "A.7. Technology Trend Monitoring" → code "A.7", title "Technology Trend Monitoring".
             let (code, title) = match name.split_once(". ") {
-                Some((code, title)) if code.len() <= 4 => {
-                    (code.trim_end_matches('.'), title.trim())
-                }
+                Some((code, title)) if code.len() <= 4 => (code.trim_end_matches('.'), title.trim()),
                 _ => {
                     batch.errors.push(located(
                         path,

@@ -13,9 +13,7 @@ use super::csv_util::{Dialect, Table};
 use super::ecsf::{load_json, located};
 use super::{slug, FileBatch};
 use crate::error::{Error, InputError, Position, Result};
-use crate::types::{
-    Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType, SkillType,
-};
+use crate::types::{Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType, SkillType};
 
 /// The two BoK exports carry no release number; they are ordered by the date of their source
 /// commit so that the newer JSON's labels win over the 2019 XML's when both are read.
@@ -46,10 +44,7 @@ pub fn read_bok_json(path: &Path) -> Result<FileBatch> {
     let mut id_of_node: Vec<Option<ConceptId>> = Vec::with_capacity(nodes.len());
     let mut index_of_id: HashMap<ConceptId, usize> = HashMap::new();
     for (index, node) in nodes.iter().enumerate() {
-        let label = node
-            .get("label")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let label = node.get("label").and_then(Value::as_str).unwrap_or_default();
         let Some((code, name)) = split_code(label) else {
             batch.errors.push(located(
                 path,
@@ -148,8 +143,7 @@ pub fn read_bok_json(path: &Path) -> Result<FileBatch> {
             .unwrap_or_default();
         let mut attached = false;
         for target in targets {
-            if let Some(&concept_index) = node_id(Some(target)).and_then(|id| index_of_id.get(&id))
-            {
+            if let Some(&concept_index) = node_id(Some(target)).and_then(|id| index_of_id.get(&id)) {
                 if let Some(labels) = batch.concepts[concept_index].labels.get_mut(&en) {
                     labels.passages.push(text.to_string());
                     attached = true;
@@ -205,8 +199,7 @@ pub fn read_bok_xml(path: &Path) -> Result<FileBatch> {
         }
         let mut attributes: HashMap<String, String> = HashMap::new();
         for attribute in element.attributes() {
-            let attribute =
-                attribute.map_err(|e| xml_error(path, position, format!("bad attribute: {e}")))?;
+            let attribute = attribute.map_err(|e| xml_error(path, position, format!("bad attribute: {e}")))?;
             let value = attribute
                 .unescape_value()
                 .map_err(|e| xml_error(path, position, format!("bad attribute value: {e}")))?;
@@ -219,9 +212,7 @@ pub fn read_bok_xml(path: &Path) -> Result<FileBatch> {
         let get = |name: &str| attributes.get(name).filter(|v| !v.is_empty());
         if tag == b"Relationship" {
             match (get("Subject"), get("Predicate"), get("Object")) {
-                (Some(s), Some(p), Some(o)) => {
-                    links.push((position, s.clone(), p.clone(), o.clone()))
-                }
+                (Some(s), Some(p), Some(o)) => links.push((position, s.clone(), p.clone(), o.clone())),
                 (subject, predicate, _) => {
                     let field = if subject.is_none() {
                         "Subject"
@@ -236,12 +227,9 @@ pub fn read_bok_xml(path: &Path) -> Result<FileBatch> {
             continue;
         }
         let Some(notation) = get("Notation") else {
-            batch.errors.push(located(
-                path,
-                pointer,
-                "Notation",
-                "element without Notation",
-            ));
+            batch
+                .errors
+                .push(located(path, pointer, "Notation", "element without Notation"));
             continue;
         };
         let is_skill = tag == b"Skill";
@@ -264,12 +252,9 @@ pub fn read_bok_xml(path: &Path) -> Result<FileBatch> {
         if is_skill {
             // Skill labels are "<concept> skill 3"; the statement itself is the useful label.
             let Some(statement) = definition else {
-                batch.errors.push(located(
-                    path,
-                    pointer,
-                    "Definition",
-                    "skill without a statement",
-                ));
+                batch
+                    .errors
+                    .push(located(path, pointer, "Definition", "skill without a statement"));
                 continue;
             };
             labels.preferred = Some(statement);
@@ -277,11 +262,7 @@ pub fn read_bok_xml(path: &Path) -> Result<FileBatch> {
             labels.preferred = get("PrefLabel").cloned();
             labels.description = definition;
         }
-        let mut concept = Concept::new(
-            id,
-            if is_skill { Kind::Skill } else { Kind::Concept },
-            "eo4geo",
-        );
+        let mut concept = Concept::new(id, if is_skill { Kind::Skill } else { Kind::Concept }, "eo4geo");
         concept.attributes.code = Some(notation.clone());
         if is_skill {
             concept.attributes.skill_type = Some(SkillType::SkillCompetence);
@@ -346,17 +327,11 @@ pub fn parse_eqf(text: &str) -> Option<Vec<u8>> {
     let numbers: Vec<u8> = text
         .split(|c: char| !c.is_ascii_digit())
         .filter(|part| !part.is_empty())
-        .map(|part| {
-            part.parse::<u8>()
-                .ok()
-                .filter(|level| (1..=8).contains(level))
-        })
+        .map(|part| part.parse::<u8>().ok().filter(|level| (1..=8).contains(level)))
         .collect::<Option<_>>()?;
     match numbers.as_slice() {
         [level] => Some(vec![*level]),
-        [low, high] if low <= high && (text.contains("to") || text.contains('-')) => {
-            Some((*low..=*high).collect())
-        }
+        [low, high] if low <= high && (text.contains("to") || text.contains('-')) => Some((*low..=*high).collect()),
         [_, _, ..] => Some(numbers),
         [] => None,
     }
@@ -383,9 +358,8 @@ pub fn read_materials(path: &Path) -> Result<FileBatch> {
             let url = row.required("URL")?;
             let title = row.required("Title")?;
             let lang_text = row.get("Language")?.unwrap_or("EN");
-            let lang = Lang::parse(lang_text).ok_or_else(|| {
-                row.error("Language", format!("not a language code: {lang_text:?}"))
-            })?;
+            let lang = Lang::parse(lang_text)
+                .ok_or_else(|| row.error("Language", format!("not a language code: {lang_text:?}")))?;
             let local = url.trim_end_matches('/').rsplit('/').next().unwrap_or(url);
             let id = ConceptId::new(format!("eo4geo:material:{}", slug(local)));
             let mut concept = Concept::new(id.clone(), Kind::Material, "eo4geo");
@@ -412,8 +386,8 @@ pub fn read_materials(path: &Path) -> Result<FileBatch> {
             attributes.url = Some(url.to_string());
             attributes.licence = row.get("License")?.map(str::to_string);
             if let Some(eqf) = row.get("EQF")? {
-                attributes.eqf_levels = parse_eqf(eqf)
-                    .ok_or_else(|| row.error("EQF", format!("not an EQF level: {eqf:?}")))?;
+                attributes.eqf_levels =
+                    parse_eqf(eqf).ok_or_else(|| row.error("EQF", format!("not an EQF level: {eqf:?}")))?;
             }
             for (column, key) in [
                 ("Publisher", "publisher"),

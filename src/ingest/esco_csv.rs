@@ -8,9 +8,7 @@ use std::path::Path;
 use super::csv_util::{check_uri, Dialect, Row, Table};
 use super::{lang_from_file_name, version_from_path, FileBatch};
 use crate::error::{Error, InputError, Position, Result};
-use crate::types::{
-    Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType, ReuseLevel, SkillType,
-};
+use crate::types::{Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType, ReuseLevel, SkillType};
 
 fn file_lang(path: &Path) -> Result<Lang> {
     lang_from_file_name(path).ok_or_else(|| {
@@ -24,10 +22,7 @@ fn file_lang(path: &Path) -> Result<Lang> {
 }
 
 /// Labels and texts shared by concept and collection rows.
-fn language_labels(
-    row: &Row<'_>,
-    version: &Option<String>,
-) -> std::result::Result<LanguageLabels, InputError> {
+fn language_labels(row: &Row<'_>, version: &Option<String>) -> std::result::Result<LanguageLabels, InputError> {
     let mut passages = Vec::new();
     let definition = row.get("definition")?;
     let description = row.get("description")?.or(definition).map(str::to_string);
@@ -48,10 +43,7 @@ fn language_labels(
         version: version.clone(),
     };
     if labels.preferred.is_none() && labels.alternative.is_empty() && labels.hidden.is_empty() {
-        return Err(row.error(
-            "preferredLabel",
-            "no label at all (preferredLabel and altLabels empty)",
-        ));
+        return Err(row.error("preferredLabel", "no label at all (preferredLabel and altLabels empty)"));
     }
     Ok(labels)
 }
@@ -64,9 +56,7 @@ fn concept_row(
 ) -> std::result::Result<Concept, InputError> {
     let uri = check_uri(row, "conceptUri", row.required("conceptUri")?)?;
     let mut concept = Concept::new(ConceptId::new(uri), kind, "esco");
-    concept
-        .labels
-        .insert(lang.clone(), language_labels(row, version)?);
+    concept.labels.insert(lang.clone(), language_labels(row, version)?);
     let attributes = &mut concept.attributes;
     match kind {
         Kind::Occupation => {
@@ -121,11 +111,9 @@ pub fn read_concepts(path: &Path, kind: Kind) -> Result<FileBatch> {
     table.require_columns(&["conceptUri", "preferredLabel"])?;
     let mut batch = FileBatch::default();
     let mut errors = Vec::new();
-    table.for_each(&mut errors, |row| {
-        match concept_row(row, kind, &lang, &version) {
-            Ok(concept) => batch.concepts.push(concept),
-            Err(error) => batch.errors.push(error),
-        }
+    table.for_each(&mut errors, |row| match concept_row(row, kind, &lang, &version) {
+        Ok(concept) => batch.concepts.push(concept),
+        Err(error) => batch.errors.push(error),
     });
     batch.errors.extend(errors);
     Ok(batch)
@@ -133,10 +121,7 @@ pub fn read_concepts(path: &Path, kind: Kind) -> Result<FileBatch> {
 
 /// The collection name from the file name: `greenSkillsCollection_fr.csv` → `green-skills`.
 fn collection_tag(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default();
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     let name = stem.split_once("Collection").map_or(stem, |(name, _)| name);
     let mut tag = String::new();
     for c in name.chars() {
@@ -163,9 +148,7 @@ pub fn read_collection(path: &Path) -> Result<FileBatch> {
             let kind = match row.required("conceptType")? {
                 "Occupation" => Kind::Occupation,
                 "KnowledgeSkillCompetence" | "Skill" => Kind::Skill,
-                other => {
-                    return Err(row.error("conceptType", format!("unexpected value {other:?}")))
-                }
+                other => return Err(row.error("conceptType", format!("unexpected value {other:?}"))),
             };
             let mut concept = concept_row(row, kind, &lang, &version)?;
             concept.attributes.tags.push(tag.clone());
@@ -209,9 +192,7 @@ pub fn read_relations(path: &Path) -> Result<FileBatch> {
                     ("optional", true) => RelationType::OptionalSkill,
                     ("essential", false) => RelationType::EssentialRelatedSkill,
                     ("optional", false) => RelationType::OptionalRelatedSkill,
-                    (other, _) => {
-                        return Err(row.error("relationType", format!("unknown value {other:?}")))
-                    }
+                    (other, _) => return Err(row.error("relationType", format!("unknown value {other:?}"))),
                 }
             };
             Ok(Relation {
@@ -265,10 +246,7 @@ mod tests {
         );
         let es = &batch.concepts[0].labels[&Lang::parse("es").unwrap()];
         assert_eq!(es.alternative, vec!["programador", "programadora"]);
-        assert_eq!(
-            batch.concepts[0].attributes.isco_code.as_deref(),
-            Some("2512")
-        );
+        assert_eq!(batch.concepts[0].attributes.isco_code.as_deref(), Some("2512"));
     }
 
     #[test]

@@ -22,9 +22,7 @@ pub fn read(path: &Path) -> Result<FileBatch> {
             let kind = match row.required("conceptType")? {
                 "Occupation" => Kind::Occupation,
                 "ISCOGroup" => Kind::IscoGroup,
-                other => {
-                    return Err(row.error("conceptType", format!("unexpected value {other:?}")))
-                }
+                other => return Err(row.error("conceptType", format!("unexpected value {other:?}"))),
             };
             let lang_text = row.required("lang")?;
             let lang = Lang::parse(lang_text)
@@ -80,9 +78,7 @@ mod tests {
         let lt = &concept.labels[&Lang::parse("lt").unwrap()];
         assert_eq!(lt.preferred.as_deref(), Some("slaugytojas"));
         assert_eq!(lt.alternative, vec!["slaugytoja \"x\""]);
-        assert!(concept.labels[&Lang::parse("no").unwrap()]
-            .preferred
-            .is_none());
+        assert!(concept.labels[&Lang::parse("no").unwrap()].preferred.is_none());
         assert_eq!(batch.errors.len(), 1);
         assert!(batch.errors[0].to_string().contains("line 5: field `lang`"));
     }

@@ -11,9 +11,7 @@ use serde::Deserialize;
 
 use super::FileBatch;
 use crate::error::{Error, InputError, Position, Result};
-use crate::types::{
-    Attributes, Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType,
-};
+use crate::types::{Attributes, Concept, ConceptId, Kind, Lang, LanguageLabels, Relation, RelationType};
 
 /// One line of a generic JSONL file.
 #[derive(Debug, Deserialize)]
@@ -57,23 +55,14 @@ fn field_of(message: &str) -> Option<&str> {
     Some(&message[start..end])
 }
 
-fn parse_line(
-    path: &Path,
-    line_number: u64,
-    line: &str,
-) -> std::result::Result<(Concept, Vec<Relation>), InputError> {
+fn parse_line(path: &Path, line_number: u64, line: &str) -> std::result::Result<(Concept, Vec<Relation>), InputError> {
     let record: GenericRecord = serde_json::from_str(line).map_err(|e| {
         let message = e.to_string();
         error(path, line_number, field_of(&message), message.clone())
     })?;
     let id = record.id.trim();
     if id.is_empty() || id.contains(char::is_whitespace) {
-        return Err(error(
-            path,
-            line_number,
-            Some("id"),
-            "empty or contains whitespace",
-        ));
+        return Err(error(path, line_number, Some("id"), "empty or contains whitespace"));
     }
     if record.source.trim().is_empty() {
         return Err(error(path, line_number, Some("source"), "empty"));
@@ -132,9 +121,7 @@ pub fn read(path: &Path) -> Result<FileBatch> {
         let line = match line {
             Ok(line) => line,
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                batch
-                    .errors
-                    .push(error(path, line_number, None, "not valid UTF-8"));
+                batch.errors.push(error(path, line_number, None, "not valid UTF-8"));
                 continue;
             }
             Err(e) => return Err(Error::io("cannot read", path, e)),
@@ -160,35 +147,29 @@ mod tests {
 
     #[test]
     fn good_lines_survive_bad_neighbours() {
-        let mut file = tempfile::Builder::new()
-            .suffix(".jsonl")
-            .tempfile()
-            .unwrap();
-        writeln!(file, r#"{{"id":"a:1","kind":"profile","source":"a","labels":{{"en":{{"preferred":"Data steward"}}}}}}"#).unwrap();
+        let mut file = tempfile::Builder::new().suffix(".jsonl").tempfile().unwrap();
         writeln!(
             file,
-            r#"{{"id":"a:2","kind":"profile","source":"a","lables":{{}}}}"#
+            r#"{{"id":"a:1","kind":"profile","source":"a","labels":{{"en":{{"preferred":"Data steward"}}}}}}"#
         )
         .unwrap();
+        writeln!(file, r#"{{"id":"a:2","kind":"profile","source":"a","lables":{{}}}}"#).unwrap();
         writeln!(file, r#"{{"id":"a:3","kind":"material","source":"a","labels":{{"en":{{"preferred":"x"}}}},"attributes":{{"eqf_levels":[9]}}}}"#).unwrap();
         writeln!(file, "{{not json").unwrap();
-        writeln!(file, r#"{{"id":"a:4","kind":"skill","source":"a","labels":{{"de":{{"alternative":["Datenpflege"]}}}}}}"#).unwrap();
+        writeln!(
+            file,
+            r#"{{"id":"a:4","kind":"skill","source":"a","labels":{{"de":{{"alternative":["Datenpflege"]}}}}}}"#
+        )
+        .unwrap();
         let batch = read(file.path()).unwrap();
         assert_eq!(
-            batch
-                .concepts
-                .iter()
-                .map(|c| c.id.as_str())
-                .collect::<Vec<_>>(),
+            batch.concepts.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
             vec!["a:1", "a:4"]
         );
         assert_eq!(batch.errors.len(), 3);
         assert_eq!(batch.errors[0].position, Position::Line(2));
         assert_eq!(batch.errors[0].field.as_deref(), Some("lables"));
-        assert_eq!(
-            batch.errors[1].field.as_deref(),
-            Some("attributes.eqf_levels")
-        );
+        assert_eq!(batch.errors[1].field.as_deref(), Some("attributes.eqf_levels"));
         assert_eq!(batch.errors[2].position, Position::Line(4));
     }
 

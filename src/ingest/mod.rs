@@ -345,8 +345,7 @@ fn read_file(reader: Reader, path: &Path) -> Result<FileBatch> {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
-        let metadata =
-            std::fs::metadata(path).map_err(|e| Error::io("cannot read data path", path, e))?;
+        let metadata = std::fs::metadata(path).map_err(|e| Error::io("cannot read data path", path, e))?;
         if metadata.is_file() {
             files.push(path.clone());
         } else {
@@ -363,9 +362,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("cannot list directory", dir, e))?;
         let path = entry.path();
-        let file_type = entry
-            .file_type()
-            .map_err(|e| Error::io("cannot stat", &path, e))?;
+        let file_type = entry.file_type().map_err(|e| Error::io("cannot stat", &path, e))?;
         if file_type.is_dir() {
             walk(&path, files)?;
         } else if file_type.is_file() || file_type.is_symlink() {
@@ -491,14 +488,8 @@ mod tests {
             classify(Path::new("a/broaderRelationsOccPillar_de.csv")),
             Ok(Reader::EscoRelations)
         );
-        assert_eq!(
-            classify(Path::new("a/ECSF-v1.profiles.json")),
-            Ok(Reader::Ecsf)
-        );
-        assert_eq!(
-            classify(Path::new("a/outcomes.en-nl.csv")),
-            Ok(Reader::DigComp)
-        );
+        assert_eq!(classify(Path::new("a/ECSF-v1.profiles.json")), Ok(Reader::Ecsf));
+        assert_eq!(classify(Path::new("a/outcomes.en-nl.csv")), Ok(Reader::DigComp));
         assert!(classify(Path::new("a/README.md")).is_err());
         assert!(classify(Path::new("a/skillsHierarchy_en.csv")).is_err());
     }
@@ -508,10 +499,7 @@ mod tests {
         let path = Path::new("/data/esco/v1.2.0/de/occupations_de.csv");
         assert_eq!(version_from_path(path).as_deref(), Some("1.2.0"));
         assert_eq!(lang_from_file_name(path).unwrap().as_str(), "de");
-        assert_eq!(
-            version_from_path(Path::new("/data/x/occupations_de.csv")),
-            None
-        );
+        assert_eq!(version_from_path(Path::new("/data/x/occupations_de.csv")), None);
     }
 
     #[test]

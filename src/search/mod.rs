@@ -2,6 +2,7 @@
 //! per-language documents of one concept into one hit, and explains each hit (which label in
 //! which language matched, and on which query words).
 
+pub mod fusion;
 mod show;
 
 use serde::Serialize;
@@ -46,9 +47,7 @@ impl SearchRequest {
             return invalid("the query is empty".into());
         }
         if self.query.chars().count() > MAX_QUERY_CHARS {
-            return invalid(format!(
-                "the query is longer than {MAX_QUERY_CHARS} characters"
-            ));
+            return invalid(format!("the query is longer than {MAX_QUERY_CHARS} characters"));
         }
         if self.limit == 0 || self.limit + self.offset > MAX_RESULTS {
             return invalid(format!(
@@ -57,9 +56,7 @@ impl SearchRequest {
         }
         if let Some(isco) = &self.isco {
             if isco.is_empty() || isco.len() > 4 || !isco.chars().all(|c| c.is_ascii_digit()) {
-                return invalid(format!(
-                    "isco must be an ISCO-08 code of 1 to 4 digits, not {isco:?}"
-                ));
+                return invalid(format!("isco must be an ISCO-08 code of 1 to 4 digits, not {isco:?}"));
             }
         }
         if let Some(eqf) = self.eqf {
@@ -112,8 +109,7 @@ fn explain(hit: &TextHit, words: &[QueryWord]) -> (Option<String>, Vec<String>) 
         let matched: Vec<String> = words
             .iter()
             .filter(|w| {
-                w.stems.iter().any(|s| stems.contains(s))
-                    || w.prefix.as_ref().is_some_and(|p| prefixes.contains(p))
+                w.stems.iter().any(|s| stems.contains(s)) || w.prefix.as_ref().is_some_and(|p| prefixes.contains(p))
             })
             .map(|w| w.word.clone())
             .collect();
@@ -132,11 +128,7 @@ fn explain(hit: &TextHit, words: &[QueryWord]) -> (Option<String>, Vec<String>) 
 }
 
 /// Runs a text search and returns ranked concepts, one hit per concept.
-pub fn search(
-    index: &OccuIndex,
-    request: &SearchRequest,
-    weights: &FieldWeights,
-) -> Result<Vec<Hit>> {
+pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights) -> Result<Vec<Hit>> {
     request.validate()?;
     let words = analyze_query(&request.query, request.lang.as_ref());
     let filters = TextFilters {
@@ -146,9 +138,7 @@ pub fn search(
         isco: request.isco.clone(),
         eqf: request.eqf,
     };
-    let documents = index
-        .text
-        .search(&words, &filters, weights, candidate_depth(request))?;
+    let documents = index.text.search(&words, &filters, weights, candidate_depth(request))?;
     let mut seen = std::collections::HashSet::new();
     let hits = documents
         .into_iter()

@@ -46,19 +46,11 @@ pub fn find<'c>(catalog: &'c Catalog, id: &str) -> Option<&'c Concept> {
     let id = id.trim();
     catalog.concepts.get(&ConceptId::new(id)).or_else(|| {
         let suffix = format!("/{id}");
-        catalog
-            .concepts
-            .values()
-            .find(|c| c.id.as_str().ends_with(&suffix))
+        catalog.concepts.values().find(|c| c.id.as_str().ends_with(&suffix))
     })
 }
 
-fn linked(
-    catalog: &Catalog,
-    id: &ConceptId,
-    lang: &Lang,
-    level: Option<u8>,
-) -> Option<LinkedConcept> {
+fn linked(catalog: &Catalog, id: &ConceptId, lang: &Lang, level: Option<u8>) -> Option<LinkedConcept> {
     let concept = catalog.concepts.get(id)?;
     let (used, label) = concept.display_label(lang)?;
     Some(LinkedConcept {
@@ -71,8 +63,7 @@ fn linked(
 }
 
 pub fn show(catalog: &Catalog, id: &str, lang: &Lang) -> Result<ConceptView> {
-    let concept =
-        find(catalog, id).ok_or_else(|| Error::NotFound(format!("no concept with id {id:?}")))?;
+    let concept = find(catalog, id).ok_or_else(|| Error::NotFound(format!("no concept with id {id:?}")))?;
     let (used, labels) = concept
         .labels_in(lang)
         .ok_or_else(|| Error::Internal(format!("concept {} has no labels", concept.id)))?;
@@ -104,27 +95,24 @@ pub fn show(catalog: &Catalog, id: &str, lang: &Lang) -> Result<ConceptView> {
         if !outgoing && !incoming {
             continue;
         }
-        let other = if outgoing {
-            &relation.to
-        } else {
-            &relation.from
-        };
+        let other = if outgoing { &relation.to } else { &relation.from };
         let Some(link) = linked(catalog, other, lang, relation.level) else {
             continue;
         };
-        let list =
-            match (relation.relation, outgoing) {
-                (RelationType::EssentialSkill, true)
-                | (RelationType::EssentialRelatedSkill, true) => &mut view.essential_skills,
-                (RelationType::OptionalSkill, true)
-                | (RelationType::OptionalRelatedSkill, true) => &mut view.optional_skills,
-                (RelationType::Competence, true) => &mut view.competences,
-                (RelationType::Broader, true) => &mut view.broader,
-                (RelationType::Broader, false) => &mut view.narrower,
-                (RelationType::Covers, true) => &mut view.covers,
-                (RelationType::Covers, false) => &mut view.covered_by,
-                _ => &mut view.related,
-            };
+        let list = match (relation.relation, outgoing) {
+            (RelationType::EssentialSkill, true) | (RelationType::EssentialRelatedSkill, true) => {
+                &mut view.essential_skills
+            }
+            (RelationType::OptionalSkill, true) | (RelationType::OptionalRelatedSkill, true) => {
+                &mut view.optional_skills
+            }
+            (RelationType::Competence, true) => &mut view.competences,
+            (RelationType::Broader, true) => &mut view.broader,
+            (RelationType::Broader, false) => &mut view.narrower,
+            (RelationType::Covers, true) => &mut view.covers,
+            (RelationType::Covers, false) => &mut view.covered_by,
+            _ => &mut view.related,
+        };
         list.push(link);
     }
     for list in [

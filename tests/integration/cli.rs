@@ -28,11 +28,7 @@ fn search_json_has_the_documented_shape() {
         .arg(root)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let hits = value["hits"].as_array().unwrap();
     assert_eq!(hits.len(), 3);
@@ -52,8 +48,7 @@ fn bad_arguments_exit_2_with_a_clear_message() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr)
-        .contains("--lang \"english\" is not an ISO 639-1 code"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--lang \"english\" is not an ISO 639-1 code"));
     let dir = tempfile::tempdir().unwrap();
     let output = occusearch()
         .args(["search", "nurse", "--index"])
@@ -76,11 +71,7 @@ fn index_then_show_from_the_command_line() {
         .arg(&root)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary = String::from_utf8_lossy(&output.stdout);
     assert!(summary.contains("profile"), "{summary}");
     assert!(summary.contains("skipped records: 0"), "{summary}");
@@ -101,9 +92,6 @@ fn index_then_show_from_the_command_line() {
         "{text}"
     );
     assert!(text.contains("essential skills (2)"), "{text}");
-    assert!(
-        text.contains("Energieaudits von Gebäuden durchführen"),
-        "{text}"
-    );
+    assert!(text.contains("Energieaudits von Gebäuden durchführen"), "{text}");
     assert!(text.contains("plan staged deep renovations [en]"), "{text}");
 }

@@ -50,13 +50,8 @@ pub fn shared_index_root() -> &'static Path {
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("temp dir");
             let root = dir.path().join("index");
-            index::build(
-                &subset(),
-                &root,
-                IngestOptions::default(),
-                &index::NoProgress,
-            )
-            .expect("building the shared test index");
+            index::build(&subset(), &root, IngestOptions::default(), &index::NoProgress)
+                .expect("building the shared test index");
             Shared { _dir: dir, root }
         })
         .root
@@ -64,10 +59,7 @@ pub fn shared_index_root() -> &'static Path {
 
 pub fn shared_index() -> &'static OccuIndex {
     static OPENED: OnceLock<OccuIndex> = OnceLock::new();
-    OPENED.get_or_init(|| {
-        OccuIndex::open(shared_index_root()).expect("opening the shared test index")
-    })
+    OPENED.get_or_init(|| OccuIndex::open(shared_index_root()).expect("opening the shared test index"))
 }
 
-pub const SOFTWARE_DEVELOPER: &str =
-    "http://data.europa.eu/esco/occupation/f2b15a0e-e65a-438a-affb-29b9d50b77d1";
+pub const SOFTWARE_DEVELOPER: &str = "http://data.europa.eu/esco/occupation/f2b15a0e-e65a-438a-affb-29b9d50b77d1";

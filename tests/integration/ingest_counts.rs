@@ -7,8 +7,7 @@ use crate::common::data_dir;
 
 #[test]
 fn full_data_counts_agree_with_the_data_readme() {
-    let (catalog, report) =
-        ingest(&[data_dir()], IngestOptions::default(), &|_| {}).expect("ingest");
+    let (catalog, report) = ingest(&[data_dir()], IngestOptions::default(), &|_| {}).expect("ingest");
     let counts = catalog.counts();
     let kind = |k: Kind| counts.per_kind.get(&k).copied().unwrap_or_default();
     // 3,007 (v1.1.1) + 35 only in v1.2.0 + 3 old v1.0.x occupations of the label table.
@@ -23,9 +22,7 @@ fn full_data_counts_agree_with_the_data_readme() {
     let esco_skills = catalog
         .concepts
         .values()
-        .filter(|c| {
-            c.kind == Kind::Skill && c.source == "esco" && c.labels.contains_key(&Lang::english())
-        })
+        .filter(|c| c.kind == Kind::Skill && c.source == "esco" && c.labels.contains_key(&Lang::english()))
         .count();
     assert_eq!(esco_skills, 13_896);
     // Relations: 64,946 essential + 58,909 optional ESCO links, plus the ECSF profiles' 103 key

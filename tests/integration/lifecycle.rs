@@ -42,10 +42,7 @@ fn a_failed_build_leaves_the_previous_index_usable() {
     );
     let opened = OccuIndex::open(&root).unwrap();
     assert_eq!(opened.manifest, first.manifest);
-    assert_eq!(
-        opened.dir,
-        std::fs::canonicalize(&first.generation).unwrap()
-    );
+    assert_eq!(opened.dir, std::fs::canonicalize(&first.generation).unwrap());
     let leftovers: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
         .flatten()
@@ -59,12 +56,7 @@ fn lenient_builds_skip_bad_records_and_keep_good_ones() {
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     bad_occupations(data.path());
-    let summary = build(
-        &[data.path().to_path_buf()],
-        &dir.path().join("index"),
-        false,
-    )
-    .unwrap();
+    let summary = build(&[data.path().to_path_buf()], &dir.path().join("index"), false).unwrap();
     assert_eq!(summary.manifest.concepts, 1);
     assert_eq!(summary.manifest.skipped_records, 1);
     assert!(summary.report.files[0].first_errors[0].contains("line 3"));
@@ -98,11 +90,9 @@ fn a_manifest_of_another_format_refuses_to_open() {
     let root = dir.path().join("index");
     let summary = build(&sample(), &root, false).unwrap();
     let path = summary.generation.join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap().replacen(
-        "\"format_version\": 1",
-        "\"format_version\": 99",
-        1,
-    );
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replacen("\"format_version\": 1", "\"format_version\": 99", 1);
     std::fs::write(&path, text).unwrap();
     let error = OccuIndex::open(&root).err().expect("must refuse");
     assert!(matches!(error, Error::IncompatibleIndex { .. }), "{error}");
@@ -112,17 +102,10 @@ fn a_manifest_of_another_format_refuses_to_open() {
 #[test]
 fn missing_index_and_empty_data_are_user_errors_with_advice() {
     let dir = tempfile::tempdir().unwrap();
-    let error = OccuIndex::open(&dir.path().join("nowhere"))
-        .err()
-        .expect("no index");
+    let error = OccuIndex::open(&dir.path().join("nowhere")).err().expect("no index");
     assert!(error.is_user_error());
     assert!(error.to_string().contains("occusearch index"), "{error}");
     let empty = tempfile::tempdir().unwrap();
-    let error = build(
-        &[empty.path().to_path_buf()],
-        &dir.path().join("index"),
-        false,
-    )
-    .unwrap_err();
+    let error = build(&[empty.path().to_path_buf()], &dir.path().join("index"), false).unwrap_err();
     assert!(error.to_string().contains("no records found"), "{error}");
 }

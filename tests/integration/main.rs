@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod embedding;
 mod eval_melo;
 mod ingest_counts;
 mod lifecycle;

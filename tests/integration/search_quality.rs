@@ -4,11 +4,7 @@ use occusearch::types::{Kind, Lang};
 
 use crate::common::{shared_index, SOFTWARE_DEVELOPER};
 
-fn run(
-    query: &str,
-    lang: Option<&str>,
-    configure: impl FnOnce(&mut SearchRequest),
-) -> Vec<occusearch::search::Hit> {
+fn run(query: &str, lang: Option<&str>, configure: impl FnOnce(&mut SearchRequest)) -> Vec<occusearch::search::Hit> {
     let mut request = SearchRequest::new(query);
     request.lang = lang.map(|l| Lang::parse(l).unwrap());
     configure(&mut request);
@@ -36,11 +32,7 @@ fn inflected_forms_match_without_a_stemmer() {
         let hits = run(query, Some(lang), |_| {});
         assert!(!hits.is_empty(), "{lang} {query}: no hit");
         let top = &hits[0];
-        let label = top
-            .matched_label
-            .as_deref()
-            .unwrap_or(&top.label)
-            .to_lowercase();
+        let label = top.matched_label.as_deref().unwrap_or(&top.label).to_lowercase();
         assert!(
             label.contains(stem),
             "{lang} {query}: top hit {top:?} does not contain {stem}"
@@ -55,10 +47,7 @@ fn inflected_forms_match_without_a_stemmer() {
 #[test]
 fn greek_queries_are_folded_and_stemmed() {
     let hits = run("ΗΛΕΚΤΡΟΛΟΓΟΙ", Some("el"), |_| {});
-    assert!(
-        hits[0].label.to_lowercase().contains("ηλεκτρολόγ"),
-        "{hits:#?}"
-    );
+    assert!(hits[0].label.to_lowercase().contains("ηλεκτρολόγ"), "{hits:#?}");
 }
 
 #[test]
@@ -99,9 +88,7 @@ fn filters_restrict_kind_eqf_isco_and_source() {
             "{hit:?}"
         );
     }
-    let profiles = run("penetration tester", None, |r| {
-        r.source = Some("ecsf".into())
-    });
+    let profiles = run("penetration tester", None, |r| r.source = Some("ecsf".into()));
     assert_eq!(profiles[0].id, "ecsf:pentester");
     assert!(profiles.iter().all(|h| h.source == "ecsf"));
 }
@@ -109,10 +96,7 @@ fn filters_restrict_kind_eqf_isco_and_source() {
 #[test]
 fn generic_jsonl_records_are_searchable_in_their_languages() {
     let hits = run("Energieberater Gebäudesanierung", Some("de"), |_| {});
-    assert_eq!(
-        hits[0].id,
-        "sample-alliance:profile:building-energy-retrofit-advisor"
-    );
+    assert_eq!(hits[0].id, "sample-alliance:profile:building-energy-retrofit-advisor");
 }
 
 #[test]
@@ -135,11 +119,7 @@ fn show_gives_skills_in_the_requested_language_with_fallback() {
     assert_eq!(view.id, SOFTWARE_DEVELOPER);
     assert_eq!(view.lang, "fr");
     assert!(view.label.contains("développeur"), "{}", view.label);
-    assert!(
-        view.essential_skills.len() >= 5,
-        "{:?}",
-        view.essential_skills
-    );
+    assert!(view.essential_skills.len() >= 5, "{:?}", view.essential_skills);
     assert!(!view.optional_skills.is_empty());
     // The subset has English skill labels only: each says which language it fell back to.
     assert!(view.essential_skills.iter().all(|s| s.lang == "en"));

