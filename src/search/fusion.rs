@@ -53,28 +53,20 @@ fn min_max(list: &[(String, f64)]) -> HashMap<&str, f64> {
 
 /// Fuses two lists, each ordered best first, into one ordered best first (ties by id).
 pub fn fuse(text: &[(String, f64)], vector: &[(String, f64)], fusion: Fusion) -> Vec<Fused> {
-    let mut fused: HashMap<&str, Fused> = HashMap::new();
+    fn entry<'a>(fused: &'a mut HashMap<String, Fused>, id: &str) -> &'a mut Fused {
+        fused.entry(id.to_string()).or_insert_with(|| Fused {
+            id: id.to_string(),
+            score: 0.0,
+            text_rank: None,
+            vector_rank: None,
+        })
+    }
+    let mut fused: HashMap<String, Fused> = HashMap::new();
     for (rank, (id, _)) in text.iter().enumerate() {
-        fused
-            .entry(id)
-            .or_insert_with(|| Fused {
-                id: id.clone(),
-                score: 0.0,
-                text_rank: None,
-                vector_rank: None,
-            })
-            .text_rank = Some(rank + 1);
+        entry(&mut fused, id).text_rank = Some(rank + 1);
     }
     for (rank, (id, _)) in vector.iter().enumerate() {
-        fused
-            .entry(id)
-            .or_insert_with(|| Fused {
-                id: id.clone(),
-                score: 0.0,
-                text_rank: None,
-                vector_rank: None,
-            })
-            .vector_rank = Some(rank + 1);
+        entry(&mut fused, id).vector_rank = Some(rank + 1);
     }
     match fusion {
         Fusion::Rrf {
