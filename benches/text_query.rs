@@ -40,7 +40,7 @@ fn open_index() -> OccuIndex {
     if OccuIndex::open(&root).is_err() {
         let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
         let started = Instant::now();
-        index::build(&[data], &root, IngestOptions::default(), &index::NoProgress)
+        index::build(&[data], &root, IngestOptions::default(), None, &index::NoProgress)
             .expect("building the benchmark index");
         eprintln!("built the full index in {:.1} s", started.elapsed().as_secs_f64());
     }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::index::FieldWeights;
+use crate::index::{FieldWeights, HnswParams};
+use crate::search::Fusion;
 
 pub const DEFAULT_CONFIG_FILE: &str = "occusearch.toml";
 
@@ -17,13 +18,17 @@ pub struct Config {
     pub index_dir: PathBuf,
     /// Data directories or files read by `occusearch index`.
     pub data: Vec<PathBuf>,
+    /// Embedding model and ONNX Runtime (`scripts/setup` fills `models/`), and the embedding cache.
+    pub models_dir: PathBuf,
     pub search: SearchConfig,
+    pub hnsw: HnswParams,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchConfig {
     pub default_limit: usize,
     pub weights: FieldWeights,
+    pub fusion: Fusion,
 }
 
 impl Default for Config {
@@ -31,10 +36,13 @@ impl Default for Config {
         Config {
             index_dir: PathBuf::from("index"),
             data: vec![PathBuf::from("../shared/data")],
+            models_dir: PathBuf::from("models"),
             search: SearchConfig {
                 default_limit: 10,
                 weights: FieldWeights::default(),
+                fusion: Fusion::default(),
             },
+            hnsw: HnswParams::default(),
         }
     }
 }
@@ -45,8 +53,10 @@ impl Default for Config {
 struct FileConfig {
     index_dir: Option<PathBuf>,
     data: Option<Vec<PathBuf>>,
+    models_dir: Option<PathBuf>,
     #[serde(default)]
     search: FileSearchConfig,
+    hnsw: Option<HnswParams>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +64,7 @@ struct FileConfig {
 struct FileSearchConfig {
     default_limit: Option<usize>,
     weights: Option<FieldWeights>,
+    fusion: Option<Fusion>,
 }
 
 impl Config {
@@ -82,9 +93,21 @@ impl Config {
             if let Some(weights) = parsed.search.weights {
                 config.search.weights = weights;
             }
+            if let Some(fusion) = parsed.search.fusion {
+                config.search.fusion = fusion;
+            }
+            if let Some(dir) = parsed.models_dir {
+                config.models_dir = dir;
+            }
+            if let Some(hnsw) = parsed.hnsw {
+                config.hnsw = hnsw;
+            }
         }
         if let Some(dir) = env("OCCUSEARCH_INDEX") {
             config.index_dir = PathBuf::from(dir);
+        }
+        if let Some(dir) = env("OCCUSEARCH_MODELS") {
+            config.models_dir = PathBuf::from(dir);
         }
         if let Some(data) = env("OCCUSEARCH_DATA") {
             config.data = std::env::split_paths(&data).collect();
@@ -101,6 +124,22 @@ impl Config {
                 "search.default_limit must be 1..={}",
                 crate::search::MAX_RESULTS
             )));
+        }
+        self.hnsw.validate()?;
+        match self.search.fusion {
+            Fusion::Rrf {
+                k,
+                text_weight,
+                vector_weight,
+            } if !(k.is_finite() && k >= 0.0 && text_weight >= 0.0 && vector_weight >= 0.0) => {
+                return Err(Error::Config(
+                    "search.fusion: rrf k and weights must be finite and non-negative".into(),
+                ))
+            }
+            Fusion::Weighted { vector_ratio } if !(0.0..=1.0).contains(&vector_ratio) => {
+                return Err(Error::Config("search.fusion: vector_ratio must be within 0..=1".into()))
+            }
+            _ => {}
         }
         let w = &self.search.weights;
         let all = [

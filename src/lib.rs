@@ -9,7 +9,7 @@
 //! use occusearch::{index, ingest::IngestOptions, search};
 //! # fn main() -> occusearch::Result<()> {
 //! let data = vec![std::path::PathBuf::from("../shared/data/esco/v1.1.1")];
-//! index::build(&data, "index".as_ref(), IngestOptions::default(), &index::NoProgress)?;
+//! index::build(&data, "index".as_ref(), IngestOptions::default(), None, &index::NoProgress)?;
 //! let opened = index::OccuIndex::open("index".as_ref())?;
 //! let hits = search::search(&opened, &search::SearchRequest::new("nurse"), &Default::default())?;
 //! println!("{} {}", hits[0].id, hits[0].label);

@@ -4,21 +4,24 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use occusearch::config::Config;
-use occusearch::embed::{EmbeddingCache, FastEmbedder, ModelPaths};
+use occusearch::embed::{Embedder, EmbeddingCache, FastEmbedder, ModelPaths};
 use occusearch::eval;
-use occusearch::index::{self, BuildProgress, OccuIndex};
+use occusearch::index::{self, BuildProgress, EmbedScope, OccuIndex};
 use occusearch::ingest::IngestOptions;
 use occusearch::search::fusion::Fusion;
-use occusearch::search::{self, SearchRequest};
+use occusearch::search::{self, Mode, SearchRequest, Searcher};
 use occusearch::types::{Kind, Lang};
 use occusearch::Error;
+
+/// The embedding cache, relative to the models directory.
+const CACHE_FILE: &str = "cache/embeddings.bin";
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +50,17 @@ enum Command {
     Show(ShowArgs),
     /// Evaluate retrieval on MELO-style files (a temporary index over the given corpus only).
     Eval(EvalArgs),
+    /// Measure the HNSW graph's recall@k against an exact scan on the index's own vectors.
+    Recall(RecallArgs),
+}
+
+#[derive(Args)]
+struct RecallArgs {
+    /// Stored vectors used as queries, spread evenly over the store.
+    #[arg(long, default_value_t = 2000)]
+    samples: usize,
+    #[arg(long, default_value_t = 10)]
+    k: usize,
 }
 
 #[derive(Args)]
@@ -81,9 +95,9 @@ struct EvalArgs {
     /// Weighted blend: share of the vector score.
     #[arg(long, default_value_t = 0.5)]
     vector_ratio: f64,
-    /// Directory with the model and runtime (scripts/setup puts them in models/).
-    #[arg(long, default_value = "models")]
-    models: PathBuf,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
     /// Write the top-100 run in TREC format to this file (with --melo-dir: a directory, one file per dataset).
     #[arg(long)]
     run: Option<PathBuf>,
@@ -99,6 +113,14 @@ struct IndexArgs {
     /// Stop at the first bad record instead of skipping it.
     #[arg(long)]
     strict: bool,
+    /// What to embed: none (text only), default (the quick-start subset: English labels and
+    /// descriptions, minutes) or full (every label in every language; about an hour the first
+    /// time, resumable: embeddings are cached in MODELS/cache).
+    #[arg(long, default_value = "default")]
+    embed: String,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
     /// Print the build report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -126,7 +148,13 @@ struct SearchArgs {
     limit: Option<usize>,
     #[arg(long, default_value_t = 0)]
     offset: usize,
-    /// Print {"hits":[{"id","kind","label","lang","score"},...]}.
+    /// text, vector or hybrid [default: hybrid; text when the index has no vectors].
+    #[arg(long)]
+    mode: Option<String>,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Print {"mode","notice","hits":[...]} as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -192,8 +220,32 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     } else {
         args.data
     };
+    let scope = EmbedScope::parse(&args.embed)
+        .ok_or_else(|| Error::InvalidRequest(format!("--embed {:?} is not none, default or full", args.embed)))?;
+    let models = args.models.unwrap_or_else(|| config.models_dir.clone());
+    let model = match scope {
+        EmbedScope::None => None,
+        _ => {
+            let embedder = FastEmbedder::load(&ModelPaths::under(&models))
+                .context("loading the embedding model (run scripts/setup, or build text-only with --embed none)")?;
+            let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
+            Some((embedder, cache))
+        }
+    };
+    let vectors = model.as_ref().map(|(embedder, cache)| index::VectorBuild {
+        embedder,
+        cache,
+        scope,
+        hnsw: config.hnsw,
+    });
     let bars = Bars { bar: Mutex::new(None) };
-    let summary = index::build(&data, &config.index_dir, IngestOptions { strict: args.strict }, &bars)?;
+    let summary = index::build(
+        &data,
+        &config.index_dir,
+        IngestOptions { strict: args.strict },
+        vectors.as_ref(),
+        &bars,
+    )?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
@@ -211,6 +263,19 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
         manifest.text.documents,
         manifest.build_seconds
     )?;
+    match &manifest.vectors {
+        Some(v) => writeln!(
+            out,
+            "vectors: {} ({} concepts, scope {:?}, {}; {} embedded now, the rest from the cache, {:.1} s)",
+            v.vectors,
+            v.concepts,
+            v.scope,
+            if v.graph { "HNSW graph" } else { "exact scan" },
+            v.embedded_now,
+            v.embed_seconds
+        )?,
+        None => writeln!(out, "vectors: none (text only)")?,
+    }
     writeln!(out, "\nconcepts per kind and language:")?;
     for (kind, per_lang) in &manifest.counts.per_kind_and_lang {
         let total = manifest.counts.per_kind.get(kind).copied().unwrap_or_default();
@@ -254,8 +319,37 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
+/// Opens the index with the query model when it has vectors; a missing model degrades to text.
+fn open_searcher(config: &Config, models: Option<PathBuf>) -> anyhow::Result<Searcher> {
     let opened = OccuIndex::open(&config.index_dir)?;
+    let embedder: Result<Arc<dyn Embedder>, Error> = if opened.manifest.vectors.is_some() {
+        let models = models.unwrap_or_else(|| config.models_dir.clone());
+        FastEmbedder::load(&ModelPaths::under(&models)).map(|e| Arc::new(e) as Arc<dyn Embedder>)
+    } else {
+        Err(Error::Model("not needed".into()))
+    };
+    Ok(Searcher::new(opened, embedder)?
+        .with_weights(config.search.weights)
+        .with_fusion(config.search.fusion))
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
+    let mode = args
+        .mode
+        .as_deref()
+        .map(|m| {
+            Mode::parse(m).ok_or_else(|| Error::InvalidRequest(format!("--mode {m:?} is not text, vector or hybrid")))
+        })
+        .transpose()?;
+    let searcher = open_searcher(config, args.models)?;
     let request = SearchRequest {
         query: args.query,
         lang: args.lang.as_deref().map(parse_lang).transpose()?,
@@ -265,19 +359,23 @@ fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
         eqf: args.eqf,
         limit: args.limit.unwrap_or(config.search.default_limit),
         offset: args.offset,
+        mode,
     };
-    let hits = search::search(&opened, &request, &config.search.weights)?;
+    let results = searcher.search(&request)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer(&mut out, &serde_json::json!({ "hits": hits }))?;
+        serde_json::to_writer(&mut out, &results)?;
         writeln!(out)?;
         return Ok(());
     }
-    if hits.is_empty() {
+    if let Some(notice) = &results.notice {
+        eprintln!("note: {notice}");
+    }
+    if results.hits.is_empty() {
         writeln!(out, "no match")?;
     }
-    for (rank, hit) in hits.iter().enumerate() {
+    for (rank, hit) in results.hits.iter().enumerate() {
         let kind = hit.kind.map_or("?", Kind::as_str);
         writeln!(
             out,
@@ -288,9 +386,32 @@ fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
             hit.label,
             hit.id
         )?;
-        if let Some(label) = hit.matched_label.as_ref().filter(|l| **l != hit.label) {
-            writeln!(out, "               matched: {label}")?;
+        if let Some(english) = &hit.english_label {
+            writeln!(out, "               en: {english}")?;
         }
+        let rank_text = |rank: Option<usize>| rank.map_or("-".to_string(), |r| r.to_string());
+        let mut evidence = format!(
+            "               text #{} vector #{}",
+            rank_text(hit.text_rank),
+            rank_text(hit.vector_rank)
+        );
+        if let Some(label) = hit.matched_label.as_ref().filter(|l| **l != hit.label) {
+            let lang = hit.matched_lang.as_deref().unwrap_or("?");
+            evidence.push_str(&format!("  matched [{lang}] {}", shorten(label, 80)));
+        }
+        if let Some(vector) = hit
+            .vector
+            .as_ref()
+            .filter(|v| Some(&v.label) != hit.matched_label.as_ref())
+        {
+            evidence.push_str(&format!(
+                "  vector [{}] {} ({:.3})",
+                vector.lang,
+                shorten(&vector.label, 80),
+                vector.similarity
+            ));
+        }
+        writeln!(out, "{evidence}")?;
     }
     Ok(())
 }
@@ -363,8 +484,9 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let (embedder, cache) = if mode == eval::Mode::Text {
         (None, None)
     } else {
-        let embedder = FastEmbedder::load(&ModelPaths::under(&args.models))?;
-        let cache = EmbeddingCache::open(&args.models.join("cache/embeddings.bin"))?;
+        let models = args.models.clone().unwrap_or_else(|| config.models_dir.clone());
+        let embedder = FastEmbedder::load(&ModelPaths::under(&models))?;
+        let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
         (Some(embedder), Some(cache))
     };
     let bar = Mutex::new(None::<ProgressBar>);
@@ -467,6 +589,26 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_recall(config: &Config, args: RecallArgs) -> anyhow::Result<()> {
+    let opened = OccuIndex::open(&config.index_dir)?;
+    let Some(store) = &opened.vectors else {
+        return Err(Error::InvalidRequest("the index has no vectors (built with --embed none)".into()).into());
+    };
+    let started = std::time::Instant::now();
+    let recall = index::vectors::measure_recall(store, args.samples, args.k)?;
+    println!(
+        "recall@{} {:.4} over {} queries, {} vectors, {} (ef_search {}), {:.1} s",
+        args.k,
+        recall,
+        args.samples.min(store.len()),
+        store.len(),
+        if store.has_graph() { "HNSW" } else { "exact scan" },
+        config.hnsw.ef_search,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn exit_code(error: &anyhow::Error) -> u8 {
     match error.downcast_ref::<Error>() {
         Some(Error::Io { .. }) => 3,
@@ -496,6 +638,7 @@ fn main() -> ExitCode {
             Command::Search(args) => run_search(&config, args),
             Command::Show(args) => run_show(&config, args),
             Command::Eval(args) => run_eval(&config, args),
+            Command::Recall(args) => run_recall(&config, args),
         }
     })();
     let broken_pipe = |error: &anyhow::Error| {

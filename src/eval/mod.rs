@@ -93,25 +93,7 @@ pub fn query_lang_of_dataset(name: &str) -> Option<Lang> {
     Lang::parse(rest.split('_').next()?)
 }
 
-/// Retrieval mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Text,
-    Vector,
-    Hybrid,
-}
-
-impl Mode {
-    pub fn parse(text: &str) -> Option<Mode> {
-        match text {
-            "text" => Some(Mode::Text),
-            "vector" => Some(Mode::Vector),
-            "hybrid" => Some(Mode::Hybrid),
-            _ => None,
-        }
-    }
-}
+pub use crate::search::Mode;
 
 /// What an evaluation runs with besides the files.
 pub struct EvalSettings<'a> {
@@ -261,6 +243,7 @@ pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) ->
         IngestReport::default(),
         &root,
         Instant::now(),
+        None,
         &index::NoProgress,
     )?;
     let opened = OccuIndex::open(&root)?;
@@ -309,7 +292,7 @@ pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) ->
                 request.lang = lang.clone();
                 request.limit = depth;
                 match search(&opened, &request, weights) {
-                    Ok(hits) => hits.into_iter().map(|h| (h.id, f64::from(h.score))).collect(),
+                    Ok(hits) => hits.into_iter().map(|h| (h.id, h.score)).collect(),
                     // An empty or over-long query has no text answer; it scores 0 like any miss.
                     Err(Error::InvalidRequest(_)) => Vec::new(),
                     Err(other) => return Err(other),

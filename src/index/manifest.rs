@@ -6,11 +6,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::vectors::{EmbedScope, HnswParams};
 use crate::error::{Error, Result};
 use crate::ingest::{Counts, IngestReport};
 
 /// Bumped whenever the on-disk layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,12 +29,37 @@ pub struct TextManifest {
     pub documents: u64,
 }
 
-/// The embedding side, once built (model id and dimensions must match the query embedder).
+/// The embedding side (model id and dimensions must match the query embedder).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VectorManifest {
     pub model_id: String,
     pub dimensions: usize,
     pub vectors: usize,
+    pub concepts: usize,
+    pub scope: EmbedScope,
+    pub hnsw: HnswParams,
+    /// Whether an HNSW graph was built (false: the set is small enough to scan exactly).
+    pub graph: bool,
+    /// Texts the model had to embed in this build (the rest came from the cache).
+    pub embedded_now: usize,
+    pub embed_seconds: f64,
+}
+
+impl VectorManifest {
+    /// Refuses a query embedder other than the one the vectors were built with.
+    pub fn check_model(&self, dir: &Path, model_id: &str, dimensions: usize) -> Result<()> {
+        if self.model_id != model_id || self.dimensions != dimensions {
+            return Err(Error::IncompatibleIndex {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "its vectors were built with {} ({} dimensions) but the loaded model is {model_id} ({dimensions}); \
+                     rebuild the index with this model, or load the model it was built with",
+                    self.model_id, self.dimensions
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,11 +9,13 @@
 //!   gen-1763812345-4242/
 //!     text/            tantivy
 //!     catalog.json.gz  every concept and relation (for `show`, matching, explanations)
+//!     vectors/         embedded labels and texts, HNSW graph (see [`vectors`])
 //!     manifest.json    written last
 //! ```
 
 pub mod manifest;
 pub mod text;
+pub mod vectors;
 
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
@@ -21,10 +23,21 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
+use crate::embed::{embed_cached, Embedder, EmbeddingCache};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Catalog, IngestOptions, IngestReport};
-pub use manifest::{Manifest, TextManifest};
+pub use manifest::{Manifest, TextManifest, VectorManifest};
 pub use text::{FieldWeights, TextFilters, TextHit, TextIndex};
+pub use vectors::{EmbedScope, HnswParams, VectorStore};
+
+/// How a build embeds: the model, the cache that makes rebuilds cheap, what to embed, and the
+/// graph's parameters.
+pub struct VectorBuild<'a> {
+    pub embedder: &'a dyn Embedder,
+    pub cache: &'a EmbeddingCache,
+    pub scope: EmbedScope,
+    pub hnsw: HnswParams,
+}
 
 const CURRENT: &str = "current";
 const TEXT_DIR: &str = "text";
@@ -129,6 +142,7 @@ pub fn build(
     data: &[PathBuf],
     root: &Path,
     options: IngestOptions,
+    vectors: Option<&VectorBuild<'_>>,
     progress: &dyn BuildProgress,
 ) -> Result<BuildSummary> {
     let started = Instant::now();
@@ -149,7 +163,7 @@ pub fn build(
         )));
     }
 
-    build_from_catalog(&catalog, report, root, started, progress)
+    build_from_catalog(&catalog, report, root, started, vectors, progress)
 }
 
 /// Writes `catalog` as a new generation under `root` and makes it current. `started` is when the
@@ -159,13 +173,17 @@ pub fn build_from_catalog(
     report: IngestReport,
     root: &Path,
     started: Instant,
+    vectors: Option<&VectorBuild<'_>>,
     progress: &dyn BuildProgress,
 ) -> Result<BuildSummary> {
     create_dir(root)?;
+    if let Some(build) = vectors {
+        build.hnsw.validate()?;
+    }
     let stamp = format!("{}-{}", unix_now(), std::process::id());
     let building = root.join(format!("{BUILDING_PREFIX}{stamp}"));
     create_dir(&building.join(TEXT_DIR))?;
-    let result = write_generation(&building, catalog, &report, started, progress);
+    let result = write_generation(&building, catalog, &report, started, vectors, progress);
     let manifest = match result {
         Ok(manifest) => manifest,
         Err(error) => {
@@ -190,6 +208,7 @@ fn write_generation(
     catalog: &Catalog,
     report: &IngestReport,
     started: Instant,
+    vectors: Option<&VectorBuild<'_>>,
     progress: &dyn BuildProgress,
 ) -> Result<Manifest> {
     let mut writer = text::TextIndexWriter::create(&dir.join(TEXT_DIR))?;
@@ -208,6 +227,10 @@ fn write_generation(
     let documents = writer.finish()?;
     write_catalog(catalog, &dir.join(CATALOG_FILE))?;
     progress.finish_stage();
+    let vectors = match vectors {
+        Some(build) if build.scope != EmbedScope::None => Some(write_vectors(dir, catalog, build, progress)?),
+        _ => None,
+    };
     let manifest = Manifest {
         format_version: manifest::FORMAT_VERSION,
         built_by: format!("occusearch {}", env!("CARGO_PKG_VERSION")),
@@ -219,13 +242,63 @@ fn write_generation(
             format_version: text::TEXT_FORMAT_VERSION,
             documents,
         },
-        vectors: None,
+        vectors,
         sources: Manifest::sources_from(report),
         skipped_records: report.skipped(),
         dangling_relations: report.dangling_relations,
     };
     manifest.write(dir)?;
     Ok(manifest)
+}
+
+/// Embeds what `build.scope` selects (through the cache) and writes the vector store.
+fn write_vectors(
+    dir: &Path,
+    catalog: &Catalog,
+    build: &VectorBuild<'_>,
+    progress: &dyn BuildProgress,
+) -> Result<VectorManifest> {
+    let started = Instant::now();
+    let planned = vectors::plan(catalog, build.scope);
+    let model = build.embedder.model_id();
+    let missing: std::collections::HashSet<(crate::embed::TextKind, &str)> = planned
+        .entries
+        .iter()
+        .map(|e| (e.field.text_kind(), e.text.as_str()))
+        .filter(|(kind, text)| !build.cache.contains(model, *kind, text))
+        .collect();
+    progress.stage("embedding", missing.len() as u64);
+    let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); planned.entries.len()];
+    for kind in [crate::embed::TextKind::Query, crate::embed::TextKind::Passage] {
+        let positions: Vec<usize> = (0..planned.entries.len())
+            .filter(|&i| planned.entries[i].field.text_kind() == kind)
+            .collect();
+        let texts: Vec<&str> = positions.iter().map(|&i| planned.entries[i].text.as_str()).collect();
+        let reported = std::sync::atomic::AtomicUsize::new(0);
+        let embedded = embed_cached(build.embedder, build.cache, &texts, kind, &|done| {
+            let before = reported.swap(done, std::sync::atomic::Ordering::Relaxed);
+            progress.advance(done.saturating_sub(before) as u64);
+        })?;
+        for (position, vector) in positions.into_iter().zip(embedded) {
+            vectors[position] = vector;
+        }
+    }
+    progress.finish_stage();
+    let embed_seconds = started.elapsed().as_secs_f64();
+    progress.stage("graph", 1);
+    vectors::VectorStore::write(&dir.join(vectors::VECTORS_DIR), &planned, &vectors, build.hnsw)?;
+    progress.finish_stage();
+    Ok(VectorManifest {
+        model_id: model.to_string(),
+        dimensions: build.embedder.dimensions(),
+        vectors: planned.entries.len(),
+        concepts: planned.concepts.len(),
+        scope: build.scope,
+        hnsw: build.hnsw,
+        graph: planned.entries.len() >= build.hnsw.exact_below,
+        embedded_now: missing.len(),
+        embed_seconds,
+    })
 }
 
 /// Finds the live generation: `root/current`, or `root` itself when it is a generation.
@@ -256,6 +329,8 @@ pub struct OccuIndex {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub text: TextIndex,
+    /// Absent when the index was built without vectors.
+    pub vectors: Option<VectorStore>,
 }
 
 impl OccuIndex {
@@ -273,7 +348,21 @@ impl OccuIndex {
                 ),
             });
         }
-        Ok(OccuIndex { dir, manifest, text })
+        let vectors = match &manifest.vectors {
+            Some(built) => Some(VectorStore::open(
+                &dir.join(vectors::VECTORS_DIR),
+                built.dimensions,
+                built.vectors,
+                built.hnsw,
+            )?),
+            None => None,
+        };
+        Ok(OccuIndex {
+            dir,
+            manifest,
+            text,
+            vectors,
+        })
     }
 
     /// Loads the full catalogue (about a second on the full data; only `show` and matching need it).

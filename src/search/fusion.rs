@@ -93,6 +93,19 @@ pub fn fuse(text: &[(String, f64)], vector: &[(String, f64)], fusion: Fusion) ->
     list
 }
 
+/// One list as it stands (text or vector mode), in the same shape as a fused list.
+pub fn ranked(list: &[(String, f64)], is_text: bool) -> Vec<Fused> {
+    list.iter()
+        .enumerate()
+        .map(|(position, (id, score))| Fused {
+            id: id.clone(),
+            score: *score,
+            text_rank: is_text.then_some(position + 1),
+            vector_rank: (!is_text).then_some(position + 1),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,17 +1,24 @@
-//! Search: validates a request, analyses the query, retrieves from the text store, collapses the
-//! per-language documents of one concept into one hit, and explains each hit (which label in
-//! which language matched, and on which query words).
+//! Search: validates a request, retrieves from the text store (per-language documents collapsed
+//! to one per concept) and from the vector store (label vectors aggregated to their concept),
+//! fuses both lists, and explains each hit: which label in which language matched, on which query
+//! words, and its text and vector ranks. Without vectors it answers from text and says so.
 
 pub mod fusion;
 mod show;
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
 use serde::Serialize;
 
+pub use fusion::Fusion;
 pub use show::{show, ConceptView, LinkedConcept};
 
 use crate::analyze::{analyze_query, label_prefixes, Analyzer, QueryWord};
+use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
-use crate::index::{FieldWeights, OccuIndex, TextFilters, TextHit};
+use crate::index::vectors::{EmbeddedField, EntryFilter, VectorConcept, VectorEntry};
+use crate::index::{FieldWeights, OccuIndex, TextFilters, TextHit, VectorStore};
 use crate::types::{Kind, Lang};
 
 /// Most hits one request may ask for (offset + limit).
@@ -30,6 +37,36 @@ pub struct SearchRequest {
     pub eqf: Option<u8>,
     pub limit: usize,
     pub offset: usize,
+    /// `None`: hybrid where vectors are available, text otherwise.
+    pub mode: Option<Mode>,
+}
+
+/// Retrieval mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Text,
+    Vector,
+    Hybrid,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "text" => Some(Mode::Text),
+            "vector" => Some(Mode::Vector),
+            "hybrid" => Some(Mode::Hybrid),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Text => "text",
+            Mode::Vector => "vector",
+            Mode::Hybrid => "hybrid",
+        }
+    }
 }
 
 impl SearchRequest {
@@ -76,24 +113,26 @@ pub struct Hit {
     /// Display label in the language of the best-matching document.
     pub label: String,
     pub lang: String,
+    /// The English preferred label when the display label is in another language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub english_label: Option<String>,
     pub source: String,
-    pub score: f32,
-    /// The label that matched best (may differ from the display label).
+    /// Fused score (text: BM25; vector: cosine; hybrid: the fusion's score).
+    pub score: f64,
+    /// The label that matched best (may differ from the display label), and its language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matched_label: Option<String>,
-    /// Query words found in the matched label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_lang: Option<String>,
+    /// Query words found in the matched label (text side).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub matched_terms: Vec<String>,
-}
-
-/// How many documents to fetch so that, after collapsing languages, `wanted` concepts remain.
-fn candidate_depth(request: &SearchRequest) -> usize {
-    let wanted = request.offset + request.limit;
-    if request.lang.is_some() {
-        wanted
-    } else {
-        (wanted * 4 + 16).min(MAX_RESULTS * 4)
-    }
+    /// Rank (from 1) and BM25 score in the text candidate list, when the text side found it.
+    pub text_rank: Option<usize>,
+    pub text_score: Option<f32>,
+    /// Rank (from 1) in the vector candidate list, with the label that matched, when found.
+    pub vector_rank: Option<usize>,
+    pub vector: Option<VectorEvidence>,
 }
 
 /// The label of a document that shares most query words, with those words.
@@ -127,10 +166,14 @@ fn explain(hit: &TextHit, words: &[QueryWord]) -> (Option<String>, Vec<String>) 
     }
 }
 
-/// Runs a text search and returns ranked concepts, one hit per concept.
-pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights) -> Result<Vec<Hit>> {
-    request.validate()?;
-    let words = analyze_query(&request.query, request.lang.as_ref());
+/// The text side: one (best) document per concept, best first, `depth` concepts at most.
+fn text_candidates(
+    index: &OccuIndex,
+    request: &SearchRequest,
+    words: &[QueryWord],
+    weights: &FieldWeights,
+    depth: usize,
+) -> Result<Vec<TextHit>> {
     let filters = TextFilters {
         kinds: request.kinds.clone(),
         lang: request.lang.clone(),
@@ -138,28 +181,293 @@ pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights
         isco: request.isco.clone(),
         eqf: request.eqf,
     };
-    let documents = index.text.search(&words, &filters, weights, candidate_depth(request))?;
-    let mut seen = std::collections::HashSet::new();
-    let hits = documents
+    let fetch = if request.lang.is_some() {
+        depth
+    } else {
+        (depth * 4 + 16).min(MAX_RESULTS * 4)
+    };
+    let documents = index.text.search(words, &filters, weights, fetch)?;
+    let mut seen = HashSet::new();
+    Ok(documents
         .into_iter()
         .filter(|document| seen.insert(document.id.clone()))
+        .take(depth)
+        .collect())
+}
+
+/// The best vector match of one concept, with the label (or text) that matched.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VectorEvidence {
+    pub label: String,
+    pub lang: String,
+    pub field: EmbeddedField,
+    /// Cosine similarity of the query and this text.
+    pub similarity: f32,
+}
+
+/// The vector side: label hits aggregated to their concepts (a concept scores its best label),
+/// best first, `depth` concepts at most; with the concept's position in the store.
+fn vector_candidates(
+    store: &VectorStore,
+    query: &[f32],
+    request: &SearchRequest,
+    depth: usize,
+) -> Result<Vec<(usize, VectorEvidence)>> {
+    let kinds = &request.kinds;
+    let filter = |_: &VectorEntry, concept: &VectorConcept| {
+        (kinds.is_empty() || kinds.contains(&concept.kind))
+            && request.source.as_ref().is_none_or(|s| *s == concept.source)
+            && request.isco.as_ref().is_none_or(|i| concept.isco_prefixes.contains(i))
+            && request.eqf.is_none_or(|e| concept.eqf_levels.contains(&e))
+    };
+    let filtered = !kinds.is_empty() || request.source.is_some() || request.isco.is_some() || request.eqf.is_some();
+    // Several labels point to one concept: fetch more entries than concepts wanted.
+    let entries = (depth * 8).max(64);
+    let matches = store.search(query, entries, filtered.then_some(&filter as EntryFilter<'_>))?;
+    let mut seen = HashSet::new();
+    Ok(matches
+        .into_iter()
+        .filter(|m| seen.insert(store.entries.entries[m.entry].concept))
+        .take(depth)
+        .map(|m| {
+            let entry = &store.entries.entries[m.entry];
+            (
+                entry.concept as usize,
+                VectorEvidence {
+                    label: entry.text.clone(),
+                    lang: entry.lang.clone(),
+                    field: entry.field,
+                    similarity: m.similarity,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Searches an opened index: text, vector or both fused, one hit per concept. Holds the query
+/// embedder when the index has vectors and the model loaded; otherwise answers from text and
+/// says why in every response.
+pub struct Searcher {
+    pub index: OccuIndex,
+    embedder: Option<Arc<dyn Embedder>>,
+    /// Why vector search is unavailable, when it is.
+    vector_unavailable: Option<String>,
+    pub weights: FieldWeights,
+    pub fusion: Fusion,
+}
+
+/// Hits plus how they were produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    /// The mode that produced the hits (text when the vector side was unavailable).
+    pub mode: Mode,
+    /// Set when the answer is degraded (e.g. vectors unavailable): what happened and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+    /// Concepts in the fused candidate list (an upper bound for paging).
+    pub candidates: usize,
+}
+
+impl Searcher {
+    /// `embedder` is the loaded query model, or why it could not be loaded. A model other than the
+    /// one the index was built with is refused (the vectors would be meaningless).
+    pub fn new(index: OccuIndex, embedder: Result<Arc<dyn Embedder>>) -> Result<Searcher> {
+        let (embedder, vector_unavailable) = match (&index.manifest.vectors, embedder) {
+            (None, _) => (
+                None,
+                Some("the index was built without vectors (`--embed none`)".to_string()),
+            ),
+            (Some(_), Err(error)) => (None, Some(format!("the embedding model is unavailable: {error}"))),
+            (Some(built), Ok(embedder)) => {
+                built.check_model(&index.dir, embedder.model_id(), embedder.dimensions())?;
+                (Some(embedder), None)
+            }
+        };
+        if let Some(reason) = &vector_unavailable {
+            tracing::warn!("vector search off, answering from text: {reason}");
+        }
+        Ok(Searcher {
+            index,
+            embedder,
+            vector_unavailable,
+            weights: FieldWeights::default(),
+            fusion: Fusion::default(),
+        })
+    }
+
+    /// A searcher that only ever answers from text.
+    pub fn text_only(index: OccuIndex) -> Searcher {
+        Searcher::new(index, Err(Error::Model("not loaded".into()))).unwrap_or_else(|_| unreachable!())
+    }
+
+    pub fn with_weights(mut self, weights: FieldWeights) -> Searcher {
+        self.weights = weights;
+        self
+    }
+
+    pub fn with_fusion(mut self, fusion: Fusion) -> Searcher {
+        self.fusion = fusion;
+        self
+    }
+
+    pub fn vectors_available(&self) -> bool {
+        self.embedder.is_some()
+    }
+
+    pub fn vector_unavailable(&self) -> Option<&str> {
+        self.vector_unavailable.as_deref()
+    }
+
+    /// The query model, when loaded.
+    pub fn embedder(&self) -> Option<&dyn Embedder> {
+        self.embedder.as_deref()
+    }
+
+    /// Embeds `text` as a query (unit length); `None` when vectors are unavailable.
+    pub fn embed_query(&self, text: &str) -> Result<Option<Vec<f32>>> {
+        let Some(embedder) = &self.embedder else {
+            return Ok(None);
+        };
+        let mut vectors = embedder.embed(&[text], TextKind::Query)?;
+        Ok(vectors.pop())
+    }
+
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        request.validate()?;
+        let wanted = request.mode.unwrap_or(Mode::Hybrid);
+        let (mode, notice) = match (wanted, &self.vector_unavailable) {
+            (Mode::Text, _) => (Mode::Text, None),
+            (_, None) => (wanted, None),
+            (_, Some(reason)) => (
+                Mode::Text,
+                Some(format!(
+                    "answered from text only ({} search unavailable: {reason})",
+                    wanted.as_str()
+                )),
+            ),
+        };
+        let depth = (request.offset + request.limit).max(if mode == Mode::Hybrid { 100 } else { 0 });
+        let words = analyze_query(&request.query, request.lang.as_ref());
+        let text = if mode == Mode::Vector {
+            Vec::new()
+        } else {
+            text_candidates(&self.index, request, &words, &self.weights, depth)?
+        };
+        let vector = match (mode, &self.index.vectors) {
+            (Mode::Text, _) | (_, None) => Vec::new(),
+            (_, Some(store)) => match self.embed_query(&request.query)? {
+                Some(query) => vector_candidates(store, &query, request, depth)?,
+                None => Vec::new(),
+            },
+        };
+        let text_list: Vec<(String, f64)> = text.iter().map(|h| (h.id.clone(), f64::from(h.score))).collect();
+        let store = self.index.vectors.as_ref();
+        let vector_list: Vec<(String, f64)> = match store {
+            Some(store) => vector
+                .iter()
+                .map(|(c, e)| (store.entries.concepts[*c].id.clone(), f64::from(e.similarity)))
+                .collect(),
+            None => Vec::new(),
+        };
+        let fused = match mode {
+            Mode::Text => fusion::ranked(&text_list, true),
+            Mode::Vector => fusion::ranked(&vector_list, false),
+            Mode::Hybrid => fusion::fuse(&text_list, &vector_list, self.fusion),
+        };
+        let candidates = fused.len();
+        let text_by_id: HashMap<&str, &TextHit> = text.iter().map(|h| (h.id.as_str(), h)).collect();
+        let vector_by_id: HashMap<&str, &(usize, VectorEvidence)> = vector_list
+            .iter()
+            .zip(&vector)
+            .map(|((id, _), found)| (id.as_str(), found))
+            .collect();
+        let hits = fused
+            .into_iter()
+            .skip(request.offset)
+            .take(request.limit)
+            .filter_map(|f| {
+                let text_hit = text_by_id.get(f.id.as_str()).copied();
+                let vector_hit = vector_by_id.get(f.id.as_str()).copied();
+                let concept = store.and_then(|s| s.concept(&f.id));
+                let (matched_label, matched_terms) = text_hit.map(|h| explain(h, &words)).unwrap_or_default();
+                let display = concept.and_then(|c| c.label_in(request.lang.as_ref().map(Lang::as_str)));
+                let (label, lang) = match (text_hit, display) {
+                    (Some(h), _) if request.lang.is_none() || display.is_none() => (h.label.clone(), h.lang.clone()),
+                    (_, Some((lang, label))) => (label.to_string(), lang.to_string()),
+                    (Some(h), None) => (h.label.clone(), h.lang.clone()),
+                    (None, None) => return None,
+                };
+                let matched_lang = match (&matched_label, text_hit, vector_hit) {
+                    (Some(_), Some(h), _) => Some(h.lang.clone()),
+                    (None, _, Some((_, evidence))) => Some(evidence.lang.clone()),
+                    _ => None,
+                };
+                let matched_label = matched_label.or_else(|| vector_hit.map(|(_, e)| e.label.clone()));
+                let english_label = concept
+                    .filter(|_| lang != "en")
+                    .and_then(|c| c.label_in(Some("en")))
+                    .filter(|(l, _)| *l == "en")
+                    .map(|(_, label)| label.to_string());
+                Some(Hit {
+                    english_label,
+                    id: f.id,
+                    kind: text_hit.and_then(|h| h.kind).or(concept.map(|c| c.kind)),
+                    label,
+                    lang,
+                    source: text_hit.map_or_else(
+                        || concept.map(|c| c.source.clone()).unwrap_or_default(),
+                        |h| h.source.clone(),
+                    ),
+                    score: f.score,
+                    matched_label,
+                    matched_lang,
+                    matched_terms,
+                    text_rank: f.text_rank,
+                    text_score: text_hit.map(|h| h.score),
+                    vector_rank: f.vector_rank,
+                    vector: vector_hit.map(|(_, e)| e.clone()),
+                })
+            })
+            .collect();
+        Ok(SearchResults {
+            hits,
+            mode,
+            notice,
+            candidates,
+        })
+    }
+}
+
+/// Runs a text-only search (the eval's text mode and callers without a model).
+pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights) -> Result<Vec<Hit>> {
+    request.validate()?;
+    let words = analyze_query(&request.query, request.lang.as_ref());
+    let text = text_candidates(index, request, &words, weights, request.offset + request.limit)?;
+    Ok(text
+        .into_iter()
+        .enumerate()
         .skip(request.offset)
-        .take(request.limit)
-        .map(|document| {
+        .map(|(position, document)| {
             let (matched_label, matched_terms) = explain(&document, &words);
             Hit {
+                english_label: None,
+                matched_lang: matched_label.as_ref().map(|_| document.lang.clone()),
                 id: document.id,
                 kind: document.kind,
                 label: document.label,
                 lang: document.lang,
                 source: document.source,
-                score: document.score,
+                score: f64::from(document.score),
                 matched_label,
                 matched_terms,
+                text_rank: Some(position + 1),
+                text_score: Some(document.score),
+                vector_rank: None,
+                vector: None,
             }
         })
-        .collect();
-    Ok(hits)
+        .collect())
 }
 
 #[cfg(test)]

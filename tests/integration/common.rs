@@ -50,7 +50,7 @@ pub fn shared_index_root() -> &'static Path {
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("temp dir");
             let root = dir.path().join("index");
-            index::build(&subset(), &root, IngestOptions::default(), &index::NoProgress)
+            index::build(&subset(), &root, IngestOptions::default(), None, &index::NoProgress)
                 .expect("building the shared test index");
             Shared { _dir: dir, root }
         })

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use occusearch::embed::{dot, Embedder, EmbeddingCache, FastEmbedder, ModelPaths, TextKind};
 use occusearch::eval::{run_task, EvalSettings, EvalTask, Mode};
 
-fn model() -> &'static FastEmbedder {
+pub fn model() -> &'static FastEmbedder {
     static MODEL: OnceLock<FastEmbedder> = OnceLock::new();
     MODEL.get_or_init(|| {
         let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
@@ -102,4 +102,19 @@ fn hybrid_beats_text_on_german_queries_against_english_labels() {
     assert_eq!(cache.len(), 300, "every corpus label and query embedded once");
     assert!(hybrid.mrr > 0.6, "hybrid {hybrid:?}");
     assert!(hybrid.mrr > text.mrr + 0.2, "hybrid {hybrid:?} vs text {text:?}");
+}
+
+/// The shared model behind an `Arc<dyn Embedder>` (the searcher owns its embedder).
+pub struct SharedModel;
+
+impl Embedder for SharedModel {
+    fn model_id(&self) -> &str {
+        model().model_id()
+    }
+    fn dimensions(&self) -> usize {
+        model().dimensions()
+    }
+    fn embed(&self, texts: &[&str], kind: TextKind) -> occusearch::Result<Vec<Vec<f32>>> {
+        model().embed(texts, kind)
+    }
 }

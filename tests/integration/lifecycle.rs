@@ -12,7 +12,7 @@ fn sample() -> Vec<PathBuf> {
 }
 
 fn build(data: &[PathBuf], root: &Path, strict: bool) -> occusearch::Result<index::BuildSummary> {
-    index::build(data, root, IngestOptions { strict }, &index::NoProgress)
+    index::build(data, root, IngestOptions { strict }, None, &index::NoProgress)
 }
 
 fn bad_occupations(dir: &Path) -> PathBuf {
@@ -92,7 +92,7 @@ fn a_manifest_of_another_format_refuses_to_open() {
     let path = summary.generation.join("manifest.json");
     let text = std::fs::read_to_string(&path)
         .unwrap()
-        .replacen("\"format_version\": 1", "\"format_version\": 99", 1);
+        .replacen("\"format_version\": 2", "\"format_version\": 99", 1);
     std::fs::write(&path, text).unwrap();
     let error = OccuIndex::open(&root).err().expect("must refuse");
     assert!(matches!(error, Error::IncompatibleIndex { .. }), "{error}");

@@ -9,3 +9,4 @@ mod ingest_counts;
 mod lifecycle;
 mod readers_fuzz;
 mod search_quality;
+mod vector_search;

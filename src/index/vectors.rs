@@ -1,0 +1,655 @@
+//! The vector store: one unit vector per embedded text (a label in one language, or a long text),
+//! each pointing to its concept by our stable id, searched through an HNSW graph (hnsw_rs) or, for
+//! small sets and selective filters, an exact scan. hnsw_rs types stay inside this module.
+//!
+//! HNSW: Malkov & Yashunin, "Efficient and robust approximate nearest neighbor search using
+//! Hierarchical Navigable Small World graphs", IEEE TPAMI 2020. Vectors are L2-normalised, so the
+//! cosine distance is `1 − a·b`.
+//!
+//! ```text
+//! vectors/
+//!   entries.json.gz   what each vector is: concept, language, field, text (and concept filters)
+//!   vectors.f32       row-major little-endian f32, entries × dimensions; only for small sets
+//!   graph.hnsw.graph  hnsw_rs dump, above the exact-scan threshold; its data file holds the
+//!   graph.hnsw.data   vectors, which are copied out on open for exact scans and recall checks
+//! ```
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use hnsw_rs::anndists::dist::Distance;
+use hnsw_rs::api::AnnT;
+use hnsw_rs::hnsw::Hnsw;
+use hnsw_rs::hnswio::HnswIo;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::embed::{dot, TextKind};
+use crate::error::{Error, Result};
+use crate::ingest::Catalog;
+use crate::types::{Concept, Kind, Lang};
+
+pub const VECTORS_DIR: &str = "vectors";
+const ENTRIES_FILE: &str = "entries.json.gz";
+const VECTORS_FILE: &str = "vectors.f32";
+const GRAPH_BASENAME: &str = "graph";
+
+/// Which texts a build embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedScope {
+    /// No vectors: text search only.
+    None,
+    /// The quick-start subset (about 21,000 texts, a few minutes on 2 cores): English preferred
+    /// labels of every concept, English alternative labels of profiles and materials, and the
+    /// English descriptions of profiles, materials and body-of-knowledge concepts. Every other
+    /// language reaches these through the multilingual model (a German query finds an English label).
+    #[default]
+    Default,
+    /// Every preferred and alternative label in every language, and every description (about an
+    /// hour on 2 cores the first time; the embedding cache makes a rebuild fast).
+    Full,
+}
+
+impl EmbedScope {
+    pub fn parse(text: &str) -> Option<EmbedScope> {
+        match text {
+            "none" => Some(EmbedScope::None),
+            "default" => Some(EmbedScope::Default),
+            "full" => Some(EmbedScope::Full),
+            _ => None,
+        }
+    }
+}
+
+/// What part of a concept a vector embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddedField {
+    Preferred,
+    Alternative,
+    Description,
+}
+
+impl EmbeddedField {
+    pub fn text_kind(self) -> TextKind {
+        match self {
+            EmbeddedField::Preferred | EmbeddedField::Alternative => TextKind::Query,
+            EmbeddedField::Description => TextKind::Passage,
+        }
+    }
+}
+
+/// The facts of a concept that vector filters need (the text store has its own copy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorConcept {
+    pub id: String,
+    pub kind: Kind,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub isco_prefixes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eqf_levels: Vec<u8>,
+    /// Preferred label per language (display of vector-only hits, in the language asked for).
+    pub labels: Vec<(String, String)>,
+}
+
+impl VectorConcept {
+    fn of(concept: &Concept) -> VectorConcept {
+        VectorConcept {
+            id: concept.id.0.clone(),
+            kind: concept.kind,
+            source: concept.source.clone(),
+            isco_prefixes: concept.isco_prefixes(),
+            eqf_levels: concept.attributes.eqf_levels.clone(),
+            labels: concept
+                .labels
+                .iter()
+                .filter_map(|(lang, labels)| labels.preferred.clone().map(|l| (lang.as_str().to_string(), l)))
+                .collect(),
+        }
+    }
+
+    /// Preferred label in `lang`, else English, else any; with its language.
+    pub fn label_in(&self, lang: Option<&str>) -> Option<(&str, &str)> {
+        let find = |wanted: &str| self.labels.iter().find(|(l, _)| l == wanted);
+        lang.and_then(find)
+            .or_else(|| find("en"))
+            .or_else(|| self.labels.first())
+            .map(|(l, text)| (l.as_str(), text.as_str()))
+    }
+}
+
+/// One embedded text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorEntry {
+    /// Position in [`VectorEntries::concepts`].
+    pub concept: u32,
+    pub lang: String,
+    pub field: EmbeddedField,
+    pub text: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct VectorEntries {
+    pub concepts: Vec<VectorConcept>,
+    pub entries: Vec<VectorEntry>,
+}
+
+/// The texts a build embeds from `catalog` under `scope`, deduplicated per concept, language and text.
+pub fn plan(catalog: &Catalog, scope: EmbedScope) -> VectorEntries {
+    let mut planned = VectorEntries::default();
+    if scope == EmbedScope::None {
+        return planned;
+    }
+    let english = Lang::english();
+    for concept in catalog.concepts.values() {
+        let position = planned.concepts.len() as u32;
+        let mut entries: Vec<VectorEntry> = Vec::new();
+        let mut add = |lang: &Lang, field: EmbeddedField, text: &str| {
+            let text = text.trim();
+            let duplicate = entries.iter().any(|e| e.lang == lang.as_str() && e.text == text);
+            if !text.is_empty() && !duplicate {
+                entries.push(VectorEntry {
+                    concept: position,
+                    lang: lang.as_str().to_string(),
+                    field,
+                    text: text.to_string(),
+                });
+            }
+        };
+        for (lang, labels) in &concept.labels {
+            let full = scope == EmbedScope::Full;
+            if !full && *lang != english {
+                continue;
+            }
+            if let Some(preferred) = &labels.preferred {
+                add(lang, EmbeddedField::Preferred, preferred);
+            }
+            let alternatives = full || matches!(concept.kind, Kind::Profile | Kind::Material);
+            if alternatives {
+                for alternative in &labels.alternative {
+                    add(lang, EmbeddedField::Alternative, alternative);
+                }
+            }
+            let descriptions = full || matches!(concept.kind, Kind::Profile | Kind::Material | Kind::Concept);
+            if descriptions {
+                if let Some(description) = &labels.description {
+                    add(lang, EmbeddedField::Description, description);
+                }
+            }
+        }
+        if !entries.is_empty() {
+            planned.concepts.push(VectorConcept::of(concept));
+            planned.entries.extend(entries);
+        }
+    }
+    planned
+}
+
+/// HNSW parameters, checked before hnsw_rs sees them (it ends the process on some bad values).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HnswParams {
+    /// Links per node and layer (M in the paper).
+    pub max_connections: usize,
+    pub ef_construction: usize,
+    /// Width of the search in the bottom layer; raised to k when k is larger.
+    pub ef_search: usize,
+    pub max_layers: usize,
+    /// Below this many vectors the store scans exactly and builds no graph.
+    pub exact_below: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            max_connections: 16,
+            ef_construction: 100,
+            ef_search: 128,
+            max_layers: 16,
+            exact_below: 4096,
+        }
+    }
+}
+
+/// hnsw_rs keeps at most this many layers and accepts at most 256 connections.
+const HNSW_MAX_LAYERS: usize = 16;
+const HNSW_MAX_CONNECTIONS: usize = 256;
+
+impl HnswParams {
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |message: String| Err(Error::Config(format!("hnsw: {message}")));
+        if !(2..=HNSW_MAX_CONNECTIONS).contains(&self.max_connections) {
+            return invalid(format!(
+                "max_connections must be within 2..={HNSW_MAX_CONNECTIONS}, not {}",
+                self.max_connections
+            ));
+        }
+        if self.ef_construction < self.max_connections {
+            return invalid(format!(
+                "ef_construction ({}) must be at least max_connections ({})",
+                self.ef_construction, self.max_connections
+            ));
+        }
+        if self.ef_search == 0 {
+            return invalid("ef_search must be at least 1".into());
+        }
+        if !(1..=HNSW_MAX_LAYERS).contains(&self.max_layers) {
+            return invalid(format!(
+                "max_layers must be within 1..={HNSW_MAX_LAYERS}, not {}",
+                self.max_layers
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Cosine distance of unit vectors, clamped at 0: hnsw_rs's own `DistDot` asserts `a·b ≤ 1`,
+/// which rounding breaks for a vector and itself.
+#[derive(Debug, Default, Clone, Copy)]
+struct UnitCosine;
+
+impl Distance<f32> for UnitCosine {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - dot(a, b)).max(0.0)
+    }
+}
+
+/// Which entries a search may return.
+pub type EntryFilter<'a> = &'a (dyn Fn(&VectorEntry, &VectorConcept) -> bool + Sync);
+
+/// A vector search result: an entry position and its cosine similarity to the query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VectorMatch {
+    pub entry: usize,
+    pub similarity: f32,
+}
+
+/// An opened, read-only vector store.
+pub struct VectorStore {
+    pub entries: VectorEntries,
+    concept_positions: std::collections::HashMap<String, usize>,
+    dimensions: usize,
+    vectors: Vec<f32>,
+    graph: Option<Hnsw<'static, f32, UnitCosine>>,
+    params: HnswParams,
+}
+
+fn write_entries(entries: &VectorEntries, path: &Path) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
+    let mut encoder = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
+    serde_json::to_writer(&mut encoder, entries).map_err(|e| Error::Internal(format!("vector entries: {e}")))?;
+    encoder
+        .finish()
+        .and_then(|mut w| w.flush())
+        .map_err(|e| Error::io("cannot write", path, e))
+}
+
+fn write_vectors(vectors: &[Vec<f32>], path: &Path) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
+    let mut writer = BufWriter::new(file);
+    for value in vectors.iter().flatten() {
+        writer
+            .write_all(&value.to_le_bytes())
+            .map_err(|e| Error::io("cannot write", path, e))?;
+    }
+    writer.flush().map_err(|e| Error::io("cannot write", path, e))
+}
+
+impl VectorStore {
+    /// Writes `entries` with their `vectors` (one per entry, unit length) under `dir`, and the
+    /// HNSW graph when there are enough of them.
+    pub fn write(dir: &Path, entries: &VectorEntries, vectors: &[Vec<f32>], params: HnswParams) -> Result<()> {
+        params.validate()?;
+        if entries.entries.len() != vectors.len() {
+            return Err(Error::Internal(format!(
+                "{} vector entries but {} vectors",
+                entries.entries.len(),
+                vectors.len()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+        write_entries(entries, &dir.join(ENTRIES_FILE))?;
+        if vectors.len() < params.exact_below {
+            write_vectors(vectors, &dir.join(VECTORS_FILE))?;
+        } else {
+            let graph: Hnsw<f32, UnitCosine> = Hnsw::new(
+                params.max_connections,
+                vectors.len(),
+                params.max_layers,
+                params.ef_construction,
+                UnitCosine,
+            );
+            let batch: Vec<(&Vec<f32>, usize)> = vectors.iter().enumerate().map(|(i, v)| (v, i)).collect();
+            graph.parallel_insert(&batch);
+            graph
+                .file_dump(dir, GRAPH_BASENAME)
+                .map_err(|e| Error::Internal(format!("cannot write the HNSW graph in {}: {e}", dir.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Opens the store in `dir`, which must hold `count` vectors of `dimensions`.
+    pub fn open(dir: &Path, dimensions: usize, count: usize, params: HnswParams) -> Result<VectorStore> {
+        params.validate()?;
+        let incompatible = |reason: String| Error::IncompatibleIndex {
+            path: dir.to_path_buf(),
+            reason,
+        };
+        let path = dir.join(ENTRIES_FILE);
+        let file = std::fs::File::open(&path).map_err(|e| Error::io("cannot open", &path, e))?;
+        let entries: VectorEntries =
+            serde_json::from_reader(BufReader::new(flate2::read::GzDecoder::new(BufReader::new(file))))
+                .map_err(|e| incompatible(format!("unreadable vector entries: {e}")))?;
+        if entries.entries.len() != count {
+            return Err(incompatible(format!(
+                "the vector store holds {} entries, the manifest says {count}",
+                entries.entries.len()
+            )));
+        }
+        let (vectors, graph) = if dir.join(format!("{GRAPH_BASENAME}.hnsw.graph")).is_file() {
+            // The loaded graph borrows its loader for its whole life; the store lives as long as
+            // the process serves this index, so the loader (a few paths) is leaked once per open.
+            let loader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(dir, GRAPH_BASENAME)));
+            let graph: Hnsw<'static, f32, UnitCosine> = loader
+                .load_hnsw_with_dist(UnitCosine)
+                .map_err(|e| incompatible(format!("unreadable HNSW graph: {e}")))?;
+            if graph.get_nb_point() != count {
+                return Err(incompatible(format!(
+                    "the HNSW graph holds {} points, the store {count}",
+                    graph.get_nb_point()
+                )));
+            }
+            let mut vectors = vec![0.0f32; count * dimensions];
+            for point in graph.get_point_indexation() {
+                let (id, vector) = (point.get_origin_id(), point.get_v());
+                if id >= count || vector.len() != dimensions {
+                    return Err(incompatible(format!(
+                        "the HNSW graph holds point {id} of {} dimensions",
+                        vector.len()
+                    )));
+                }
+                vectors[id * dimensions..(id + 1) * dimensions].copy_from_slice(vector);
+            }
+            (vectors, Some(graph))
+        } else {
+            let path = dir.join(VECTORS_FILE);
+            let mut bytes = Vec::new();
+            std::fs::File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(|e| Error::io("cannot read", &path, e))?;
+            if bytes.len() != count * dimensions * 4 {
+                return Err(incompatible(format!(
+                    "{} holds {} bytes, not {count} vectors of {dimensions} dimensions",
+                    path.display(),
+                    bytes.len()
+                )));
+            }
+            let vectors = bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            (vectors, None)
+        };
+        let concept_positions = entries
+            .concepts
+            .iter()
+            .enumerate()
+            .map(|(position, concept)| (concept.id.clone(), position))
+            .collect();
+        Ok(VectorStore {
+            concept_positions,
+            entries,
+            dimensions,
+            vectors,
+            graph,
+            params,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.entries.is_empty()
+    }
+
+    pub fn has_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    pub fn vector(&self, entry: usize) -> &[f32] {
+        &self.vectors[entry * self.dimensions..(entry + 1) * self.dimensions]
+    }
+
+    /// A concept by our stable id (the join key with the text store).
+    pub fn concept(&self, id: &str) -> Option<&VectorConcept> {
+        self.concept_positions.get(id).map(|&p| &self.entries.concepts[p])
+    }
+
+    pub fn concept_of(&self, entry: usize) -> &VectorConcept {
+        &self.entries.concepts[self.entries.entries[entry].concept as usize]
+    }
+
+    fn allowed(&self, entry: usize, filter: Option<EntryFilter<'_>>) -> bool {
+        filter.is_none_or(|f| f(&self.entries.entries[entry], self.concept_of(entry)))
+    }
+
+    /// The `k` entries nearest to `query` by exact scan.
+    pub fn exact(&self, query: &[f32], k: usize, filter: Option<EntryFilter<'_>>) -> Vec<VectorMatch> {
+        let mut scored: Vec<VectorMatch> = (0..self.len())
+            .filter(|&entry| self.allowed(entry, filter))
+            .map(|entry| VectorMatch {
+                entry,
+                similarity: dot(self.vector(entry), query),
+            })
+            .collect();
+        let order =
+            |a: &VectorMatch, b: &VectorMatch| b.similarity.total_cmp(&a.similarity).then(a.entry.cmp(&b.entry));
+        if scored.len() > k {
+            scored.select_nth_unstable_by(k, order);
+            scored.truncate(k);
+        }
+        scored.sort_by(order);
+        scored
+    }
+
+    /// The `k` entries nearest to `query` (unit length): HNSW when built, exact otherwise. A filter
+    /// that keeps few entries is answered exactly too, since a filtered graph walk can miss them.
+    pub fn search(&self, query: &[f32], k: usize, filter: Option<EntryFilter<'_>>) -> Result<Vec<VectorMatch>> {
+        if query.len() != self.dimensions {
+            return Err(Error::Internal(format!(
+                "query vector of {} dimensions, store of {}",
+                query.len(),
+                self.dimensions
+            )));
+        }
+        let Some(graph) = &self.graph else {
+            return Ok(self.exact(query, k, filter));
+        };
+        if let Some(filter) = filter {
+            let kept = (0..self.len())
+                .filter(|&entry| self.allowed(entry, Some(filter)))
+                .count();
+            if kept * 5 < self.len() {
+                return Ok(self.exact(query, k, Some(filter)));
+            }
+        }
+        let ef = self.params.ef_search.max(k);
+        let keep = |id: &usize| self.allowed(*id, filter);
+        let neighbours = graph.search_filter(query, k, ef, filter.map(|_| &keep as &dyn hnsw_rs::filter::FilterT));
+        Ok(neighbours
+            .into_iter()
+            .map(|n| VectorMatch {
+                entry: n.d_id,
+                similarity: 1.0 - n.distance,
+            })
+            .collect())
+    }
+}
+
+/// Recall@k of the graph against the exact scan, with `samples` stored vectors (spread evenly
+/// over the store) as queries; each query's own entry is left out of both lists.
+pub fn measure_recall(store: &VectorStore, samples: usize, k: usize) -> Result<f64> {
+    if store.is_empty() || samples == 0 {
+        return Ok(1.0);
+    }
+    let step = (store.len() / samples).max(1);
+    let queries: Vec<usize> = (0..store.len()).step_by(step).take(samples).collect();
+    let found: usize = queries
+        .par_iter()
+        .map(|&query| -> Result<usize> {
+            let vector = store.vector(query);
+            let exact: Vec<usize> = store
+                .exact(vector, k + 1, None)
+                .into_iter()
+                .map(|m| m.entry)
+                .filter(|e| *e != query)
+                .take(k)
+                .collect();
+            let approximate: Vec<usize> = store
+                .search(vector, k + 1, None)?
+                .into_iter()
+                .map(|m| m.entry)
+                .filter(|e| *e != query)
+                .take(k)
+                .collect();
+            Ok(approximate.iter().filter(|e| exact.contains(e)).count())
+        })
+        .sum::<Result<usize>>()?;
+    Ok(found as f64 / (queries.len() * k) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::normalise;
+
+    fn random_unit_vectors(count: usize, dimensions: usize, seed: u64) -> Vec<Vec<f32>> {
+        // xorshift64*: deterministic, no dependency.
+        let mut state = seed.max(1);
+        let mut next = || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        (0..count)
+            .map(|_| {
+                let mut v: Vec<f32> = (0..dimensions).map(|_| next()).collect();
+                normalise(&mut v);
+                v
+            })
+            .collect()
+    }
+
+    fn entries_for(count: usize) -> VectorEntries {
+        VectorEntries {
+            concepts: (0..count)
+                .map(|i| VectorConcept {
+                    id: format!("c{i}"),
+                    kind: if i % 2 == 0 { Kind::Occupation } else { Kind::Skill },
+                    source: "test".into(),
+                    isco_prefixes: Vec::new(),
+                    eqf_levels: Vec::new(),
+                    labels: vec![("en".into(), format!("label {i}"))],
+                })
+                .collect(),
+            entries: (0..count)
+                .map(|i| VectorEntry {
+                    concept: i as u32,
+                    lang: "en".into(),
+                    field: EmbeddedField::Preferred,
+                    text: format!("label {i}"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_before_hnsw_rs_sees_them() {
+        assert!(HnswParams::default().validate().is_ok());
+        for bad in [
+            HnswParams {
+                max_connections: 300,
+                ..Default::default()
+            },
+            HnswParams {
+                max_layers: 17,
+                ..Default::default()
+            },
+            HnswParams {
+                ef_construction: 4,
+                ..Default::default()
+            },
+            HnswParams {
+                ef_search: 0,
+                ..Default::default()
+            },
+        ] {
+            let error = bad.validate().unwrap_err().to_string();
+            assert!(error.contains("hnsw"), "{error}");
+        }
+    }
+
+    #[test]
+    fn graph_persists_and_finds_what_the_exact_scan_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (count, dimensions) = (3000, 32);
+        let vectors = random_unit_vectors(count, dimensions, 7);
+        let params = HnswParams {
+            exact_below: 1000,
+            ..Default::default()
+        };
+        VectorStore::write(dir.path(), &entries_for(count), &vectors, params).unwrap();
+        let store = VectorStore::open(dir.path(), dimensions, count, params).unwrap();
+        assert!(store.has_graph());
+        let queries = random_unit_vectors(50, dimensions, 99);
+        let mut found = 0;
+        for query in &queries {
+            let exact: Vec<usize> = store.exact(query, 10, None).iter().map(|m| m.entry).collect();
+            let approximate = store.search(query, 10, None).unwrap();
+            found += approximate.iter().filter(|m| exact.contains(&m.entry)).count();
+        }
+        let recall = found as f64 / (queries.len() * 10) as f64;
+        assert!(recall >= 0.95, "recall@10 {recall}");
+        // A vector finds itself first.
+        let hit = store.search(store.vector(42), 1, None).unwrap();
+        assert_eq!(hit[0].entry, 42);
+        assert!((hit[0].similarity - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn filters_apply_to_graph_and_exact_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let (count, dimensions) = (2000, 16);
+        let vectors = random_unit_vectors(count, dimensions, 3);
+        let params = HnswParams {
+            exact_below: 100,
+            ..Default::default()
+        };
+        VectorStore::write(dir.path(), &entries_for(count), &vectors, params).unwrap();
+        let store = VectorStore::open(dir.path(), dimensions, count, params).unwrap();
+        let skills_only = |_: &VectorEntry, concept: &VectorConcept| concept.kind == Kind::Skill;
+        let hits = store.search(&vectors[0], 20, Some(&skills_only)).unwrap();
+        assert_eq!(hits.len(), 20);
+        assert!(hits.iter().all(|m| store.concept_of(m.entry).kind == Kind::Skill));
+        // Selective filter: answered exactly.
+        let one = |_: &VectorEntry, concept: &VectorConcept| concept.id == "c7";
+        let hits = store.search(&vectors[0], 5, Some(&one)).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].entry, 7);
+    }
+
+    #[test]
+    fn a_store_that_disagrees_with_its_manifest_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let vectors = random_unit_vectors(10, 8, 1);
+        VectorStore::write(dir.path(), &entries_for(10), &vectors, HnswParams::default()).unwrap();
+        let error = VectorStore::open(dir.path(), 16, 10, HnswParams::default())
+            .err()
+            .unwrap();
+        assert!(matches!(error, Error::IncompatibleIndex { .. }), "{error}");
+    }
+}

@@ -1,0 +1,203 @@
+//! Vector and hybrid search over an index built with the real model (a small real corpus:
+//! ESCO occupations in English and German, ECSF profiles, EO4GEO training materials).
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use occusearch::embed::{Embedder, EmbeddingCache, TextKind};
+use occusearch::index::{self, vectors, EmbedScope, HnswParams, OccuIndex, VectorBuild};
+use occusearch::ingest::IngestOptions;
+use occusearch::search::{Mode, SearchRequest, Searcher};
+use occusearch::types::{Kind, Lang};
+use occusearch::Error;
+
+use crate::common::data_dir;
+use crate::embedding::model;
+
+struct Built {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+fn root() -> &'static PathBuf {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    &BUILT
+        .get_or_init(|| {
+            let data = data_dir();
+            let files: Vec<PathBuf> = [
+                "esco/v1.1.1/en/occupations_en.csv",
+                "esco/v1.2.0/de/occupations_de.csv",
+                "sectoral/ecsf",
+                "sectoral/eo4geo/training_materials_metadata.csv",
+            ]
+            .iter()
+            .map(|p| data.join(p))
+            .collect();
+            let dir = tempfile::tempdir().unwrap();
+            let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
+            let build = VectorBuild {
+                embedder: model(),
+                cache: &cache,
+                scope: EmbedScope::Default,
+                // Low enough that this corpus gets a graph, as the full index does.
+                hnsw: HnswParams {
+                    exact_below: 1000,
+                    ..HnswParams::default()
+                },
+            };
+            let root = dir.path().join("index");
+            index::build(
+                &files,
+                &root,
+                IngestOptions::default(),
+                Some(&build),
+                &index::NoProgress,
+            )
+            .unwrap();
+            Built { _dir: dir, root }
+        })
+        .root
+}
+
+fn searcher() -> &'static Searcher {
+    static SEARCHER: OnceLock<Searcher> = OnceLock::new();
+    SEARCHER.get_or_init(|| {
+        let embedder: Arc<dyn Embedder> = Arc::new(crate::embedding::SharedModel);
+        Searcher::new(OccuIndex::open(root()).unwrap(), Ok(embedder)).unwrap()
+    })
+}
+
+fn request(query: &str, mode: Mode) -> SearchRequest {
+    let mut request = SearchRequest::new(query);
+    request.mode = Some(mode);
+    request
+}
+
+#[test]
+fn the_manifest_records_the_model_and_the_graph_meets_recall() {
+    let opened = OccuIndex::open(root()).unwrap();
+    let built = opened.manifest.vectors.as_ref().expect("vectors in the manifest");
+    assert_eq!(built.model_id, model().model_id());
+    assert_eq!(built.dimensions, 384);
+    assert!(built.graph);
+    let store = opened.vectors.as_ref().unwrap();
+    assert_eq!(store.len(), built.vectors);
+    // English preferred labels of 3,045 occupations plus profiles and materials.
+    assert!(store.len() > 3045, "{}", store.len());
+    let recall = vectors::measure_recall(store, 500, 10).unwrap();
+    assert!(recall >= 0.98, "recall@10 {recall}");
+}
+
+#[test]
+fn a_german_query_finds_nurses_with_their_english_labels() {
+    let results = searcher().search(&request("Krankenpfleger", Mode::Hybrid)).unwrap();
+    assert_eq!(results.mode, Mode::Hybrid);
+    assert!(results.notice.is_none());
+    let nurses: Vec<_> = results
+        .hits
+        .iter()
+        .filter(|h| h.kind == Some(Kind::Occupation))
+        .filter(|h| h.english_label.as_deref().is_some_and(|l| l.contains("nurse")))
+        .collect();
+    assert!(nurses.len() >= 2, "{:#?}", results.hits);
+    // Both sides contributed, and each hit says what matched.
+    assert!(results
+        .hits
+        .iter()
+        .any(|h| h.text_rank.is_some() && h.vector_rank.is_some()));
+    for hit in &results.hits {
+        assert!(hit.matched_label.is_some() && hit.matched_lang.is_some(), "{hit:#?}");
+    }
+}
+
+#[test]
+fn french_and_german_queries_find_english_only_training_materials() {
+    let catalog = searcher().index.load_catalog().unwrap();
+    // Relevant: materials whose English title or description is about Earth observation.
+    let about_earth_observation = |id: &str| {
+        let concept = &catalog.concepts[&occusearch::types::ConceptId::new(id)];
+        let english = &concept.labels[&Lang::english()];
+        let text = format!(
+            "{} {}",
+            english.preferred.clone().unwrap_or_default(),
+            english.description.clone().unwrap_or_default()
+        )
+        .to_lowercase();
+        [
+            "remote sensing",
+            "earth observation",
+            "eo data",
+            "copernicus",
+            "satellite",
+        ]
+        .iter()
+        .any(|topic| text.contains(topic))
+    };
+    for query in ["Einführung in die Fernerkundung", "introduction à la télédétection"] {
+        let mut request = request(query, Mode::Hybrid);
+        request.kinds = vec![Kind::Material];
+        request.limit = 5;
+        let results = searcher().search(&request).unwrap();
+        assert_eq!(results.hits.len(), 5, "{query}");
+        let first = &results.hits[0];
+        assert!(about_earth_observation(&first.id), "{query}: {:#?}", results.hits);
+        let labels = &catalog.concepts[&occusearch::types::ConceptId::new(first.id.as_str())].labels;
+        assert!(
+            labels.keys().all(|l| *l == Lang::english()),
+            "{first:#?} has non-English labels"
+        );
+        assert!(first.vector.as_ref().is_some_and(|v| v.lang == "en"), "{first:#?}");
+    }
+}
+
+#[test]
+fn vector_mode_ranks_by_cosine_and_respects_filters() {
+    let mut request = request("Informationssicherheitsbeauftragter", Mode::Vector);
+    request.kinds = vec![Kind::Profile];
+    let results = searcher().search(&request).unwrap();
+    assert!(!results.hits.is_empty());
+    assert!(results
+        .hits
+        .iter()
+        .all(|h| h.kind == Some(Kind::Profile) && h.text_rank.is_none()));
+    let scores: Vec<f64> = results.hits.iter().map(|h| h.score).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert_eq!(results.hits[0].id, "ecsf:ciso");
+}
+
+#[test]
+fn without_the_model_it_answers_from_text_and_says_so() {
+    let searcher = Searcher::new(
+        OccuIndex::open(root()).unwrap(),
+        Err(Error::Model("model files missing".into())),
+    )
+    .unwrap();
+    let mut request = request("Krankenpfleger", Mode::Hybrid);
+    request.lang = Lang::parse("de");
+    let results = searcher.search(&request).unwrap();
+    assert_eq!(results.mode, Mode::Text);
+    let notice = results.notice.expect("a degraded answer says so");
+    assert!(notice.contains("model files missing"), "{notice}");
+    assert!(!results.hits.is_empty());
+}
+
+#[test]
+fn an_index_built_with_another_model_refuses_the_query_model() {
+    struct Other;
+    impl Embedder for Other {
+        fn model_id(&self) -> &str {
+            "someone/else"
+        }
+        fn dimensions(&self) -> usize {
+            384
+        }
+        fn embed(&self, texts: &[&str], _: TextKind) -> occusearch::Result<Vec<Vec<f32>>> {
+            Ok(texts.iter().map(|_| vec![0.0; 384]).collect())
+        }
+    }
+    let error = Searcher::new(OccuIndex::open(root()).unwrap(), Ok(Arc::new(Other)))
+        .err()
+        .expect("must refuse");
+    assert!(matches!(error, Error::IncompatibleIndex { .. }), "{error}");
+    assert!(error.to_string().contains("someone/else"), "{error}");
+}
