@@ -11,6 +11,8 @@ use crate::index::{FieldWeights, HnswParams};
 use crate::search::Fusion;
 
 pub const DEFAULT_CONFIG_FILE: &str = "occusearch.toml";
+/// About 1.5 GiB of 384-dimensional vectors: beyond that a cache is a memory leak by another name.
+const MAX_QUERY_CACHE: usize = 1_000_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -28,7 +30,10 @@ pub struct Config {
 pub struct SearchConfig {
     pub default_limit: usize,
     pub weights: FieldWeights,
-    pub fusion: Fusion,
+    /// How hybrid search fuses; `None`: the index's default ([`Fusion::for_index`]).
+    pub fusion: Option<Fusion>,
+    /// Query vectors kept in memory (0: embed every query anew).
+    pub query_cache: usize,
 }
 
 impl Default for Config {
@@ -40,7 +45,8 @@ impl Default for Config {
             search: SearchConfig {
                 default_limit: 10,
                 weights: FieldWeights::default(),
-                fusion: Fusion::default(),
+                fusion: None,
+                query_cache: crate::search::DEFAULT_QUERY_CACHE,
             },
             hnsw: HnswParams::default(),
         }
@@ -65,6 +71,7 @@ struct FileSearchConfig {
     default_limit: Option<usize>,
     weights: Option<FieldWeights>,
     fusion: Option<Fusion>,
+    query_cache: Option<usize>,
 }
 
 impl Config {
@@ -94,7 +101,10 @@ impl Config {
                 config.search.weights = weights;
             }
             if let Some(fusion) = parsed.search.fusion {
-                config.search.fusion = fusion;
+                config.search.fusion = Some(fusion);
+            }
+            if let Some(entries) = parsed.search.query_cache {
+                config.search.query_cache = entries;
             }
             if let Some(dir) = parsed.models_dir {
                 config.models_dir = dir;
@@ -126,7 +136,12 @@ impl Config {
             )));
         }
         self.hnsw.validate()?;
-        match self.search.fusion {
+        if self.search.query_cache > MAX_QUERY_CACHE {
+            return Err(Error::Config(format!(
+                "search.query_cache must be at most {MAX_QUERY_CACHE} entries"
+            )));
+        }
+        match self.search.fusion.unwrap_or_default() {
             Fusion::Rrf {
                 k,
                 text_weight,

@@ -64,6 +64,10 @@ pub enum Error {
     #[error("embedding model unavailable: {0}")]
     Model(String),
 
+    /// A part of the service cannot answer now (no index loaded yet, no vectors for this request).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+
     // --- the machine: files and directories ---
     #[error("{action} {path}: {source}")]
     Io {

@@ -24,6 +24,7 @@ pub mod eval;
 pub mod index;
 pub mod ingest;
 pub mod search;
+pub mod server;
 pub mod types;
 
 pub use error::{Error, Result};

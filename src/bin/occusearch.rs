@@ -50,8 +50,26 @@ enum Command {
     Show(ShowArgs),
     /// Evaluate retrieval on MELO-style files (a temporary index over the given corpus only).
     Eval(EvalArgs),
+    /// Serve the HTTP API over the index (JSON; see /openapi.json).
+    Serve(ServeArgs),
     /// Measure the HNSW graph's recall@k against an exact scan on the index's own vectors.
     Recall(RecallArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "OCCUSEARCH_ADDR")]
+    addr: std::net::SocketAddr,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Longest a request may take, in seconds.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Print the OpenAPI 3 document of the API (as GET /openapi.json serves it) and exit.
+    #[arg(long)]
+    openapi: bool,
 }
 
 #[derive(Args)]
@@ -80,11 +98,11 @@ struct EvalArgs {
     /// Run every MELO dataset folder inside this directory.
     #[arg(long, required_unless_present = "corpus")]
     melo_dir: Option<PathBuf>,
-    /// Retrieval mode: text, vector or hybrid (vector measured best on MELO dev so far; README).
-    #[arg(long, default_value = "vector")]
+    /// Retrieval mode: text, vector or hybrid (hybrid with the default fusion measured best on MELO dev; README).
+    #[arg(long, default_value = "hybrid")]
     mode: String,
     /// Fusion for hybrid: rrf or weighted.
-    #[arg(long, default_value = "rrf")]
+    #[arg(long, default_value = "weighted")]
     fusion: String,
     /// RRF k.
     #[arg(long, default_value_t = 60.0)]
@@ -93,7 +111,7 @@ struct EvalArgs {
     #[arg(long, default_value_t = 1.0)]
     vector_weight: f64,
     /// Weighted blend: share of the vector score.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.8)]
     vector_ratio: f64,
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
     #[arg(long)]
@@ -328,9 +346,13 @@ fn open_searcher(config: &Config, models: Option<PathBuf>) -> anyhow::Result<Sea
     } else {
         Err(Error::Model("not needed".into()))
     };
-    Ok(Searcher::new(opened, embedder)?
+    let searcher = Searcher::new(opened, embedder)?
         .with_weights(config.search.weights)
-        .with_fusion(config.search.fusion))
+        .with_query_cache(config.search.query_cache);
+    Ok(match config.search.fusion {
+        Some(fusion) => searcher.with_fusion(fusion),
+        None => searcher,
+    })
 }
 
 /// At most `max` characters, with an ellipsis when cut.
@@ -589,6 +611,33 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
+    if args.openapi {
+        println!("{:#}", occusearch::server::openapi_document());
+        return Ok(());
+    }
+    if args.timeout == 0 {
+        return Err(Error::InvalidRequest("--timeout must be at least 1 second".into()).into());
+    }
+    let options = occusearch::server::ServerOptions {
+        request_timeout: std::time::Duration::from_secs(args.timeout),
+        ..Default::default()
+    };
+    let config = config.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(occusearch::server::serve(args.addr, options, move || {
+        let searcher = open_searcher(&config, args.models).map_err(|e| match e.downcast::<Error>() {
+            Ok(error) => error,
+            Err(other) => Error::Internal(format!("{other:#}")),
+        })?;
+        occusearch::server::Loaded::new(searcher)
+    }))?;
+    Ok(())
+}
+
 fn run_recall(config: &Config, args: RecallArgs) -> anyhow::Result<()> {
     let opened = OccuIndex::open(&config.index_dir)?;
     let Some(store) = &opened.vectors else {
@@ -639,6 +688,7 @@ fn main() -> ExitCode {
             Command::Show(args) => run_show(&config, args),
             Command::Eval(args) => run_eval(&config, args),
             Command::Recall(args) => run_recall(&config, args),
+            Command::Serve(args) => run_serve(&config, args),
         }
     })();
     let broken_pipe = |error: &anyhow::Error| {

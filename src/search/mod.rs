@@ -4,7 +4,11 @@
 //! words, and its text and vector ranks. Without vectors it answers from text and says so.
 
 pub mod fusion;
+pub mod matching;
+pub mod query_cache;
 mod show;
+pub mod similar;
+pub mod suggest;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,7 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use fusion::Fusion;
-pub use show::{show, ConceptView, LinkedConcept};
+pub use show::{find, show, ConceptView, LinkedConcept};
 
 use crate::analyze::{analyze_query, label_prefixes, Analyzer, QueryWord};
 use crate::embed::{Embedder, TextKind};
@@ -20,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::index::vectors::{EmbeddedField, EntryFilter, VectorConcept, VectorEntry};
 use crate::index::{FieldWeights, OccuIndex, TextFilters, TextHit, VectorStore};
 use crate::types::{Kind, Lang};
+use query_cache::QueryCache;
 
 /// Most hits one request may ask for (offset + limit).
 pub const MAX_RESULTS: usize = 1000;
@@ -254,7 +259,11 @@ pub struct Searcher {
     vector_unavailable: Option<String>,
     pub weights: FieldWeights,
     pub fusion: Fusion,
+    query_cache: QueryCache,
 }
+
+/// Query vectors kept in memory by default (1.5 KiB each with 384 dimensions: about 6 MiB).
+pub const DEFAULT_QUERY_CACHE: usize = 4096;
 
 /// Hits plus how they were produced.
 #[derive(Debug, Clone, Serialize)]
@@ -267,6 +276,9 @@ pub struct SearchResults {
     pub notice: Option<String>,
     /// Concepts in the fused candidate list (an upper bound for paging).
     pub candidates: usize,
+    /// Ids of every fused candidate, best first (for facet counts beyond the page).
+    #[serde(skip)]
+    pub candidate_ids: Vec<String>,
 }
 
 impl Searcher {
@@ -284,6 +296,11 @@ impl Searcher {
                 (Some(embedder), None)
             }
         };
+        let every_label_embedded = index
+            .manifest
+            .vectors
+            .as_ref()
+            .is_some_and(|v| v.scope == crate::index::vectors::EmbedScope::Full);
         if let Some(reason) = &vector_unavailable {
             tracing::warn!("vector search off, answering from text: {reason}");
         }
@@ -292,7 +309,8 @@ impl Searcher {
             embedder,
             vector_unavailable,
             weights: FieldWeights::default(),
-            fusion: Fusion::default(),
+            fusion: Fusion::for_index(every_label_embedded),
+            query_cache: QueryCache::new(DEFAULT_QUERY_CACHE),
         })
     }
 
@@ -311,6 +329,12 @@ impl Searcher {
         self
     }
 
+    /// Keeps up to `entries` query vectors in memory; 0 embeds every query anew.
+    pub fn with_query_cache(mut self, entries: usize) -> Searcher {
+        self.query_cache = QueryCache::new(entries);
+        self
+    }
+
     pub fn vectors_available(&self) -> bool {
         self.embedder.is_some()
     }
@@ -324,13 +348,20 @@ impl Searcher {
         self.embedder.as_deref()
     }
 
-    /// Embeds `text` as a query (unit length); `None` when vectors are unavailable.
+    /// Embeds `text` as a query (unit length), from the query cache when it was seen lately;
+    /// `None` when vectors are unavailable.
     pub fn embed_query(&self, text: &str) -> Result<Option<Vec<f32>>> {
         let Some(embedder) = &self.embedder else {
             return Ok(None);
         };
-        let mut vectors = embedder.embed(&[text], TextKind::Query)?;
-        Ok(vectors.pop())
+        if let Some(vector) = self.query_cache.get(text) {
+            return Ok(Some(vector.as_ref().clone()));
+        }
+        let Some(vector) = embedder.embed(&[text], TextKind::Query)?.pop() else {
+            return Ok(None);
+        };
+        self.query_cache.insert(text, Arc::new(vector.clone()));
+        Ok(Some(vector))
     }
 
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
@@ -347,7 +378,8 @@ impl Searcher {
                 )),
             ),
         };
-        let depth = (request.offset + request.limit).max(if mode == Mode::Hybrid { 100 } else { 0 });
+        // At least 100 candidates: fusion needs depth, and facets count over the candidates.
+        let depth = (request.offset + request.limit).max(100);
         let words = analyze_query(&request.query, request.lang.as_ref());
         let text = if mode == Mode::Vector {
             Vec::new()
@@ -376,6 +408,7 @@ impl Searcher {
             Mode::Hybrid => fusion::fuse(&text_list, &vector_list, self.fusion),
         };
         let candidates = fused.len();
+        let candidate_ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
         let text_by_id: HashMap<&str, &TextHit> = text.iter().map(|h| (h.id.as_str(), h)).collect();
         let vector_by_id: HashMap<&str, &(usize, VectorEvidence)> = vector_list
             .iter()
@@ -435,6 +468,7 @@ impl Searcher {
             mode,
             notice,
             candidates,
+            candidate_ids,
         })
     }
 }

@@ -9,4 +9,5 @@ mod ingest_counts;
 mod lifecycle;
 mod readers_fuzz;
 mod search_quality;
+mod server;
 mod vector_search;

@@ -19,7 +19,7 @@ struct Built {
     root: PathBuf,
 }
 
-fn root() -> &'static PathBuf {
+pub fn root() -> &'static PathBuf {
     static BUILT: OnceLock<Built> = OnceLock::new();
     &BUILT
         .get_or_init(|| {
@@ -59,7 +59,7 @@ fn root() -> &'static PathBuf {
         .root
 }
 
-fn searcher() -> &'static Searcher {
+pub fn searcher() -> &'static Searcher {
     static SEARCHER: OnceLock<Searcher> = OnceLock::new();
     SEARCHER.get_or_init(|| {
         let embedder: Arc<dyn Embedder> = Arc::new(crate::embedding::SharedModel);

@@ -1,0 +1,468 @@
+//! Skills matching: resolves a job seeker's skills (ids or free text in any language) to skill
+//! concepts, ranks occupations and profiles by weighted coverage of their skills with the gap
+//! (missing essential skills), and ranks training materials by how many of a set of skills they
+//! cover (by explicit relation or by embedding similarity).
+//!
+//! Weighted coverage of a target t with essential skills E(t) and optional skills O(t), given
+//! the resolved skills S: `coverage = (w_e·|S ∩ E| + w_o·|S ∩ O|) / (w_e·|E| + w_o·|O|)`, with
+//! w_e = 2 and w_o = 1 (an essential skill counts twice).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::show::{find, LinkedConcept};
+use super::{Mode, SearchRequest, Searcher};
+use crate::error::{Error, Result};
+use crate::index::vectors::{VectorConcept, VectorEntry};
+use crate::ingest::Catalog;
+use crate::types::{ConceptId, Kind, Lang, RelationType};
+
+pub const ESSENTIAL_WEIGHT: f64 = 2.0;
+pub const OPTIONAL_WEIGHT: f64 = 1.0;
+/// Most skills one request may list.
+pub const MAX_SKILLS: usize = 100;
+/// A free-text skill also resolves to the best skill of every other source whose label is at
+/// least this similar to the text (so a job seeker's words reach ESCO and ECSF alike).
+const OTHER_SOURCE_SIMILARITY: f32 = 0.88;
+/// A material covers a skill by similarity when a label or description of the material is at
+/// least this similar to the skill's label (multilingual-e5 similarities sit high: unrelated
+/// short texts score about 0.8; 0.87 kept generic skills such as "analyse big data" from
+/// covering every material in a manual check).
+pub const MATERIAL_SIMILARITY: f32 = 0.87;
+
+/// Relations looked up by matching, built once per loaded catalogue.
+#[derive(Debug, Default)]
+pub struct RelationGraph {
+    /// Occupation or profile → its skills (`true`: essential).
+    skills_of: HashMap<ConceptId, Vec<(ConceptId, bool)>>,
+    /// Skill → occupations and profiles that list it.
+    targets_of: HashMap<ConceptId, Vec<(ConceptId, bool)>>,
+    /// Concept → materials that cover it, and material → concepts it covers.
+    covered_by: HashMap<ConceptId, Vec<ConceptId>>,
+    covers: HashMap<ConceptId, Vec<ConceptId>>,
+    /// Concept → its broader and narrower neighbours (one hop widens material coverage).
+    neighbours: HashMap<ConceptId, Vec<ConceptId>>,
+}
+
+impl RelationGraph {
+    pub fn new(catalog: &Catalog) -> RelationGraph {
+        let mut graph = RelationGraph::default();
+        for relation in &catalog.relations {
+            let essential = match relation.relation {
+                RelationType::EssentialSkill | RelationType::EssentialRelatedSkill => Some(true),
+                RelationType::OptionalSkill | RelationType::OptionalRelatedSkill | RelationType::Competence => {
+                    Some(false)
+                }
+                _ => None,
+            };
+            if let Some(essential) = essential {
+                graph
+                    .skills_of
+                    .entry(relation.from.clone())
+                    .or_default()
+                    .push((relation.to.clone(), essential));
+                graph
+                    .targets_of
+                    .entry(relation.to.clone())
+                    .or_default()
+                    .push((relation.from.clone(), essential));
+            }
+            match relation.relation {
+                RelationType::Covers => {
+                    graph
+                        .covered_by
+                        .entry(relation.to.clone())
+                        .or_default()
+                        .push(relation.from.clone());
+                    graph
+                        .covers
+                        .entry(relation.from.clone())
+                        .or_default()
+                        .push(relation.to.clone());
+                }
+                RelationType::Broader => {
+                    graph
+                        .neighbours
+                        .entry(relation.from.clone())
+                        .or_default()
+                        .push(relation.to.clone());
+                    graph
+                        .neighbours
+                        .entry(relation.to.clone())
+                        .or_default()
+                        .push(relation.from.clone());
+                }
+                _ => {}
+            }
+        }
+        graph
+    }
+
+    /// The skills a concept lists (essential or optional), for shared-skill evidence.
+    pub fn skill_set(&self, id: &ConceptId) -> HashSet<&ConceptId> {
+        let listed = self.skills_of.get(id).into_iter().flatten().map(|(s, _)| s);
+        let covered = self.covers.get(id).into_iter().flatten();
+        listed.chain(covered).collect()
+    }
+}
+
+/// What one input skill resolved to.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedSkill {
+    pub input: String,
+    pub id: String,
+    pub kind: Kind,
+    pub source: String,
+    pub label: String,
+    pub lang: String,
+    /// `id` when the input was an id, `search` when free text was searched.
+    pub via: &'static str,
+    /// Cosine similarity of the text and the skill's best label (search only, vectors available).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+}
+
+fn label_of(catalog: &Catalog, id: &ConceptId, lang: &Lang) -> Option<LinkedConcept> {
+    let concept = catalog.concepts.get(id)?;
+    let (used, label) = concept.display_label(lang)?;
+    Some(LinkedConcept {
+        id: id.to_string(),
+        kind: concept.kind,
+        label: label.to_string(),
+        lang: used.to_string(),
+        level: None,
+    })
+}
+
+/// Resolves ids and free texts to skill-like concepts of `kinds`. Inputs that resolve to nothing
+/// are returned apart.
+pub fn resolve_skills(
+    searcher: &Searcher,
+    catalog: &Catalog,
+    inputs: &[String],
+    lang: &Lang,
+    kinds: &[Kind],
+) -> Result<(Vec<ResolvedSkill>, Vec<String>)> {
+    if inputs.is_empty() || inputs.len() > MAX_SKILLS {
+        return Err(Error::InvalidRequest(format!(
+            "skills must list 1 to {MAX_SKILLS} ids or texts"
+        )));
+    }
+    let mut resolved: Vec<ResolvedSkill> = Vec::new();
+    let mut unresolved = Vec::new();
+    for input in inputs {
+        let input_text = input.trim();
+        if input_text.is_empty() {
+            return Err(Error::InvalidRequest("skills must not contain empty strings".into()));
+        }
+        if let Some(concept) = find(catalog, input_text).filter(|c| kinds.contains(&c.kind)) {
+            let (used, label) = concept.display_label(lang).unwrap_or((lang, ""));
+            resolved.push(ResolvedSkill {
+                input: input.clone(),
+                id: concept.id.to_string(),
+                kind: concept.kind,
+                source: concept.source.clone(),
+                label: label.to_string(),
+                lang: used.to_string(),
+                via: "id",
+                similarity: None,
+            });
+            continue;
+        }
+        let mut request = SearchRequest::new(input_text);
+        request.kinds = kinds.to_vec();
+        // The whole candidate depth: the lexical best may sit low in a vector-weighted fusion.
+        request.limit = 100;
+        request.mode = Some(Mode::Hybrid);
+        let hits = searcher.search(&request)?.hits;
+        let mut sources_taken: HashSet<String> = HashSet::new();
+        for (position, hit) in hits.iter().enumerate() {
+            let similarity = hit.vector.as_ref().map(|v| v.similarity);
+            let close = similarity.is_some_and(|s| s >= OTHER_SOURCE_SIMILARITY);
+            // The best lexical match is kept beside the fused best: with a small model, a single
+            // foreign word ("Fernerkundung") can sit nearer an unrelated label than its own
+            // translation, while the text side finds it among the labels in that language.
+            let lexical_best = hit.text_rank == Some(1);
+            let new_source = (position == 0 || close) && sources_taken.insert(hit.source.clone());
+            if new_source || (lexical_best && position > 0) {
+                let id = ConceptId::new(hit.id.as_str());
+                let shown = label_of(catalog, &id, lang);
+                resolved.push(ResolvedSkill {
+                    input: input.clone(),
+                    id: hit.id.clone(),
+                    kind: hit.kind.unwrap_or(Kind::Skill),
+                    source: hit.source.clone(),
+                    label: shown.as_ref().map_or_else(|| hit.label.clone(), |s| s.label.clone()),
+                    lang: shown.map_or_else(|| hit.lang.clone(), |s| s.lang),
+                    via: "search",
+                    similarity,
+                });
+            }
+        }
+        if hits.is_empty() {
+            unresolved.push(input.clone());
+        }
+    }
+    let mut seen = HashSet::new();
+    resolved.retain(|r| seen.insert(r.id.clone()));
+    Ok((resolved, unresolved))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageBreakdown {
+    pub essential_matched: usize,
+    pub essential_total: usize,
+    pub optional_matched: usize,
+    pub optional_total: usize,
+    pub essential_weight: f64,
+    pub optional_weight: f64,
+}
+
+/// One occupation or profile ranked for a set of skills.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillMatch {
+    pub id: String,
+    pub kind: Kind,
+    pub source: String,
+    pub label: String,
+    pub lang: String,
+    /// Weighted coverage in [0, 1] (see the module documentation).
+    pub score: f64,
+    pub breakdown: CoverageBreakdown,
+    pub matched_skills: Vec<LinkedConcept>,
+    /// The gap: essential skills of the target not among the given ones.
+    pub missing_essential: Vec<LinkedConcept>,
+}
+
+/// Ranks targets of `kinds` by weighted coverage of `skills`.
+pub fn match_skills(
+    catalog: &Catalog,
+    graph: &RelationGraph,
+    skills: &[ResolvedSkill],
+    kinds: &[Kind],
+    lang: &Lang,
+    limit: usize,
+) -> Vec<SkillMatch> {
+    let given: HashSet<ConceptId> = skills.iter().map(|s| ConceptId::new(s.id.as_str())).collect();
+    let mut candidates: BTreeMap<&ConceptId, ()> = BTreeMap::new();
+    for skill in &given {
+        for (target, _) in graph.targets_of.get(skill).into_iter().flatten() {
+            candidates.insert(target, ());
+        }
+    }
+    let mut matches: Vec<SkillMatch> = candidates
+        .into_keys()
+        .filter_map(|target| {
+            let concept = catalog.concepts.get(target).filter(|c| kinds.contains(&c.kind))?;
+            let listed = graph.skills_of.get(target)?;
+            let (mut essential, mut optional) = (HashSet::new(), HashSet::new());
+            for (skill, is_essential) in listed {
+                if *is_essential {
+                    essential.insert(skill);
+                } else {
+                    optional.insert(skill);
+                }
+            }
+            // A skill listed both ways counts as essential.
+            optional.retain(|s| !essential.contains(s));
+            let essential_matched = essential.iter().filter(|s| given.contains(**s)).count();
+            let optional_matched = optional.iter().filter(|s| given.contains(**s)).count();
+            let total = ESSENTIAL_WEIGHT * essential.len() as f64 + OPTIONAL_WEIGHT * optional.len() as f64;
+            let score = if total > 0.0 {
+                (ESSENTIAL_WEIGHT * essential_matched as f64 + OPTIONAL_WEIGHT * optional_matched as f64) / total
+            } else {
+                0.0
+            };
+            let mut matched_skills: Vec<LinkedConcept> = essential
+                .iter()
+                .chain(optional.iter())
+                .filter(|s| given.contains(**s))
+                .filter_map(|s| label_of(catalog, s, lang))
+                .collect();
+            matched_skills.sort_by(|a, b| a.label.cmp(&b.label));
+            let mut missing_essential: Vec<LinkedConcept> = essential
+                .iter()
+                .filter(|s| !given.contains(**s))
+                .filter_map(|s| label_of(catalog, s, lang))
+                .collect();
+            missing_essential.sort_by(|a, b| a.label.cmp(&b.label));
+            let (used, label) = concept.display_label(lang)?;
+            Some(SkillMatch {
+                id: target.to_string(),
+                kind: concept.kind,
+                source: concept.source.clone(),
+                label: label.to_string(),
+                lang: used.to_string(),
+                score,
+                breakdown: CoverageBreakdown {
+                    essential_matched,
+                    essential_total: essential.len(),
+                    optional_matched,
+                    optional_total: optional.len(),
+                    essential_weight: ESSENTIAL_WEIGHT,
+                    optional_weight: OPTIONAL_WEIGHT,
+                },
+                matched_skills,
+                missing_essential,
+            })
+        })
+        .collect();
+    matches.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.matched_skills.len().cmp(&a.matched_skills.len()))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    matches.truncate(limit);
+    matches
+}
+
+/// How a material covers one skill.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoveredSkill {
+    /// The skill as the request gave it.
+    pub input: String,
+    pub id: String,
+    pub label: String,
+    /// `relation` (the source links them, directly or through a broader/narrower concept) or
+    /// `similarity` (a label or description of the material is close to the skill's label).
+    pub via: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MaterialMatch {
+    pub id: String,
+    pub label: String,
+    pub lang: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub eqf_levels: Vec<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Skills of the request covered / skills in the request.
+    pub coverage: f64,
+    /// Sum over covered skills of the best similarity (1 for a relation): breaks coverage ties.
+    pub relevance: f64,
+    pub covers: Vec<CoveredSkill>,
+}
+
+/// The vector of a concept's best text for matching: its preferred label in `lang`, else
+/// English, else the first stored entry; embedded anew when the store lacks it.
+fn skill_vector(searcher: &Searcher, skill: &ResolvedSkill) -> Result<Option<Vec<f32>>> {
+    let Some(store) = searcher.index.vectors.as_ref().filter(|_| searcher.vectors_available()) else {
+        return Ok(None);
+    };
+    let stored = store
+        .entries
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| store.entries.concepts[e.concept as usize].id == skill.id)
+        .min_by_key(|(_, e)| (e.lang != skill.lang, e.lang != "en"))
+        .map(|(position, _)| position);
+    match stored {
+        Some(position) => Ok(Some(store.vector(position).to_vec())),
+        None => searcher.embed_query(&skill.label),
+    }
+}
+
+/// Ranks materials by how many of `skills` they cover, then by relevance.
+pub fn materials_for_skills(
+    searcher: &Searcher,
+    catalog: &Catalog,
+    graph: &RelationGraph,
+    skills: &[ResolvedSkill],
+    eqf: Option<u8>,
+    lang: &Lang,
+    limit: usize,
+) -> Result<Vec<MaterialMatch>> {
+    let mut covered: BTreeMap<ConceptId, Vec<CoveredSkill>> = BTreeMap::new();
+    let mut texts_probed: HashSet<&str> = HashSet::new();
+    for skill in skills {
+        let id = ConceptId::new(skill.id.as_str());
+        let mut reached: HashSet<&ConceptId> = HashSet::from([&id]);
+        reached.extend(graph.neighbours.get(&id).into_iter().flatten());
+        for concept in reached {
+            for material in graph.covered_by.get(concept).into_iter().flatten() {
+                let list = covered.entry(material.clone()).or_default();
+                if !list.iter().any(|c| c.id == skill.id) {
+                    list.push(CoveredSkill {
+                        input: skill.input.clone(),
+                        id: skill.id.clone(),
+                        label: skill.label.clone(),
+                        via: "relation",
+                        similarity: None,
+                    });
+                }
+            }
+        }
+        let Some(store) = searcher.index.vectors.as_ref() else {
+            continue;
+        };
+        // A free text also searches by itself: when it resolved to a loosely related skill, the
+        // text still says what the user wants taught.
+        let mut probes: Vec<Vec<f32>> = skill_vector(searcher, skill)?.into_iter().collect();
+        if skill.via == "search" && texts_probed.insert(skill.input.as_str()) {
+            probes.extend(searcher.embed_query(&skill.input)?);
+        }
+        let materials_only = |_: &VectorEntry, concept: &VectorConcept| concept.kind == Kind::Material;
+        let mut best: HashMap<&str, f32> = HashMap::new();
+        for vector in &probes {
+            for found in store.search(vector, 200, Some(&materials_only))? {
+                if found.similarity >= MATERIAL_SIMILARITY {
+                    let id = store.concept_of(found.entry).id.as_str();
+                    let entry = best.entry(id).or_insert(found.similarity);
+                    *entry = entry.max(found.similarity);
+                }
+            }
+        }
+        for (material, similarity) in best {
+            let list = covered.entry(ConceptId::new(material)).or_default();
+            if !list.iter().any(|c| c.id == skill.id) {
+                list.push(CoveredSkill {
+                    input: skill.input.clone(),
+                    id: skill.id.clone(),
+                    label: skill.label.clone(),
+                    via: "similarity",
+                    similarity: Some(similarity),
+                });
+            }
+        }
+    }
+    // Coverage counts the request's skills, not what they resolved to (one text may resolve
+    // to a skill in several sources).
+    let asked = skills.iter().map(|s| &s.input).collect::<HashSet<_>>().len().max(1) as f64;
+    let mut materials: Vec<MaterialMatch> = covered
+        .into_iter()
+        .filter_map(|(id, covers)| {
+            let concept = catalog.concepts.get(&id).filter(|c| c.kind == Kind::Material)?;
+            if eqf.is_some_and(|level| !concept.attributes.eqf_levels.contains(&level)) {
+                return None;
+            }
+            let (used, label) = concept.display_label(lang)?;
+            let relevance = covers.iter().map(|c| f64::from(c.similarity.unwrap_or(1.0))).sum();
+            Some(MaterialMatch {
+                id: id.to_string(),
+                label: label.to_string(),
+                lang: used.to_string(),
+                source: concept.source.clone(),
+                eqf_levels: concept.attributes.eqf_levels.clone(),
+                url: concept.attributes.url.clone(),
+                coverage: covers.iter().map(|c| &c.input).collect::<HashSet<_>>().len() as f64 / asked,
+                relevance,
+                covers,
+            })
+        })
+        .collect();
+    materials.sort_by(|a, b| {
+        b.coverage
+            .total_cmp(&a.coverage)
+            .then(b.relevance.total_cmp(&a.relevance))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    materials.truncate(limit);
+    Ok(materials)
+}

@@ -1,0 +1,308 @@
+//! Near-duplicates: concepts similar to a text or to another concept, and clusters of
+//! near-duplicate profiles, materials and tools across sources, with the evidence (embedding
+//! similarity, shared skills, label word overlap).
+//!
+//! Concept-to-concept similarity is the best cosine over pairs of their embedded texts (for
+//! `duplicates`, labels only). Label overlap is the Jaccard index of folded label words,
+//! `|A ∩ B| / |A ∪ B|`; shared skills are the skills (or covered concepts) both list.
+//! Clusters are the connected components of the pairs at or above the threshold (union–find).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::matching::RelationGraph;
+use super::show::find;
+use super::Searcher;
+use crate::analyze::{fold, words};
+use crate::error::{Error, Result};
+use crate::index::vectors::{EmbeddedField, VectorConcept, VectorEntry, VectorStore};
+use crate::ingest::Catalog;
+use crate::types::{ConceptId, Kind, Lang};
+
+/// Most concepts `duplicates` compares in one request (its cost grows with the kinds asked).
+pub const MAX_DUPLICATE_CANDIDATES: usize = 5000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Similar {
+    pub id: String,
+    pub kind: Kind,
+    pub source: String,
+    pub label: String,
+    pub lang: String,
+    /// Best cosine similarity between the query (text or concept) and this concept's texts.
+    pub similarity: f32,
+    /// The text of this concept that matched best.
+    pub matched_text: String,
+    /// Jaccard overlap of label words with the query concept (or text).
+    pub label_overlap: f64,
+    /// Skills or covered concepts both list (query concept only).
+    pub shared_skills: usize,
+}
+
+fn label_words(text: &str) -> HashSet<String> {
+    words(text).map(fold).filter(|w| w.chars().count() > 2).collect()
+}
+
+fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
+    let union = a.union(b).count();
+    if union == 0 {
+        0.0
+    } else {
+        a.intersection(b).count() as f64 / union as f64
+    }
+}
+
+fn english_words(concept: &VectorConcept) -> HashSet<String> {
+    concept
+        .label_in(Some("en"))
+        .map(|(_, l)| label_words(l))
+        .unwrap_or_default()
+}
+
+fn store_of(searcher: &Searcher) -> Result<&VectorStore> {
+    match (&searcher.index.vectors, searcher.vector_unavailable()) {
+        (Some(store), None) => Ok(store),
+        (_, reason) => Err(Error::Unavailable(format!(
+            "similarity needs vectors: {}",
+            reason.unwrap_or("the index has none")
+        ))),
+    }
+}
+
+/// What `similar` compares against.
+pub enum SimilarTo<'a> {
+    Text(&'a str),
+    Concept(&'a str),
+}
+
+/// Concepts of `kinds` (all when empty) nearest to a text or a concept, best first.
+pub fn similar(
+    searcher: &Searcher,
+    catalog: &Catalog,
+    graph: &RelationGraph,
+    to: SimilarTo<'_>,
+    kinds: &[Kind],
+    lang: &Lang,
+    limit: usize,
+) -> Result<Vec<Similar>> {
+    let store = store_of(searcher)?;
+    let (queries, own_id, own_words): (Vec<Vec<f32>>, Option<String>, HashSet<String>) = match to {
+        SimilarTo::Text(text) => {
+            let vector = searcher
+                .embed_query(text)?
+                .ok_or_else(|| Error::Unavailable("the embedding model is not loaded".into()))?;
+            (vec![vector], None, label_words(text))
+        }
+        SimilarTo::Concept(id) => {
+            let concept = find(catalog, id).ok_or_else(|| Error::NotFound(format!("no concept with id {id:?}")))?;
+            let vectors: Vec<Vec<f32>> = (0..store.len())
+                .filter(|&e| store.concept_of(e).id == concept.id.as_str())
+                .map(|e| store.vector(e).to_vec())
+                .collect();
+            if vectors.is_empty() {
+                return Err(Error::NotFound(format!(
+                    "{} has no embedded text in this index (built with a smaller --embed scope)",
+                    concept.id
+                )));
+            }
+            let words = concept
+                .display_label(&Lang::english())
+                .map(|(_, l)| label_words(l))
+                .unwrap_or_default();
+            (vectors, Some(concept.id.to_string()), words)
+        }
+    };
+    let wanted = |_: &VectorEntry, concept: &VectorConcept| {
+        (kinds.is_empty() || kinds.contains(&concept.kind)) && own_id.as_deref() != Some(concept.id.as_str())
+    };
+    let mut best: HashMap<usize, (f32, usize)> = HashMap::new();
+    for query in &queries {
+        for found in store.search(query, (limit * 8).max(64), Some(&wanted))? {
+            let concept = store.entries.entries[found.entry].concept as usize;
+            let slot = best.entry(concept).or_insert((found.similarity, found.entry));
+            if found.similarity > slot.0 {
+                *slot = (found.similarity, found.entry);
+            }
+        }
+    }
+    let own_skills = own_id.as_ref().map(|id| graph.skill_set(&ConceptId::new(id.as_str())));
+    let mut similar: Vec<Similar> = best
+        .into_iter()
+        .map(|(position, (similarity, entry))| {
+            let concept = &store.entries.concepts[position];
+            let (used, label) = concept.label_in(Some(lang.as_str())).unwrap_or(("", ""));
+            let shared_skills = own_skills.as_ref().map_or(0, |own| {
+                let theirs = graph.skill_set(&ConceptId::new(concept.id.as_str()));
+                own.intersection(&theirs).count()
+            });
+            Similar {
+                id: concept.id.clone(),
+                kind: concept.kind,
+                source: concept.source.clone(),
+                label: label.to_string(),
+                lang: used.to_string(),
+                similarity,
+                matched_text: store.entries.entries[entry].text.clone(),
+                label_overlap: jaccard(&own_words, &english_words(concept)),
+                shared_skills,
+            }
+        })
+        .collect();
+    similar.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then_with(|| a.id.cmp(&b.id)));
+    similar.truncate(limit);
+    Ok(similar)
+}
+
+/// Two near-duplicates and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicatePair {
+    pub a: String,
+    pub b: String,
+    pub similarity: f32,
+    pub label_overlap: f64,
+    pub shared_skills: usize,
+    pub cross_source: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterMember {
+    pub id: String,
+    pub kind: Kind,
+    pub source: String,
+    pub label: String,
+}
+
+/// A group of concepts linked by near-duplicate pairs.
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicateCluster {
+    pub members: Vec<ClusterMember>,
+    pub sources: Vec<String>,
+    pub pairs: Vec<DuplicatePair>,
+    /// Highest pair similarity in the cluster.
+    pub max_similarity: f32,
+}
+
+fn root(parents: &mut [usize], mut node: usize) -> usize {
+    while parents[node] != node {
+        parents[node] = parents[parents[node]];
+        node = parents[node];
+    }
+    node
+}
+
+/// Clusters of concepts of `kinds` whose best text pair reaches `min_similarity`; with
+/// `cross_source`, only pairs from different sources link.
+pub fn duplicates(
+    searcher: &Searcher,
+    graph: &RelationGraph,
+    kinds: &[Kind],
+    min_similarity: f32,
+    cross_source: bool,
+) -> Result<Vec<DuplicateCluster>> {
+    let store = store_of(searcher)?;
+    let candidates: Vec<usize> = (0..store.entries.concepts.len())
+        .filter(|&c| kinds.contains(&store.entries.concepts[c].kind))
+        .collect();
+    if candidates.len() > MAX_DUPLICATE_CANDIDATES {
+        return Err(Error::InvalidRequest(format!(
+            "{} concepts of these kinds; duplicates compares at most {MAX_DUPLICATE_CANDIDATES}: ask for fewer kinds",
+            candidates.len()
+        )));
+    }
+    // Labels only: descriptions of a series (the same course template per topic) are close to
+    // each other whatever the topic, which would link every course of a series.
+    let is_label = |entry: &VectorEntry| entry.field != EmbeddedField::Description;
+    let wanted = |entry: &VectorEntry, concept: &VectorConcept| kinds.contains(&concept.kind) && is_label(entry);
+    let mut entries_of: HashMap<usize, Vec<usize>> = HashMap::new();
+    for entry in (0..store.len()).filter(|&e| is_label(&store.entries.entries[e])) {
+        entries_of
+            .entry(store.entries.entries[entry].concept as usize)
+            .or_default()
+            .push(entry);
+    }
+    let mut best: BTreeMap<(usize, usize), f32> = BTreeMap::new();
+    for &concept in &candidates {
+        for &entry in entries_of.get(&concept).into_iter().flatten() {
+            for found in store.search(store.vector(entry), 16, Some(&wanted))? {
+                let other = store.entries.entries[found.entry].concept as usize;
+                if other == concept || found.similarity < min_similarity {
+                    continue;
+                }
+                let key = (concept.min(other), concept.max(other));
+                let slot = best.entry(key).or_insert(found.similarity);
+                *slot = slot.max(found.similarity);
+            }
+        }
+    }
+    let concepts = &store.entries.concepts;
+    let mut parents: Vec<usize> = (0..concepts.len()).collect();
+    let mut pairs: Vec<(usize, DuplicatePair)> = Vec::new();
+    for ((a, b), similarity) in best {
+        let (left, right) = (&concepts[a], &concepts[b]);
+        let different_sources = left.source != right.source;
+        if cross_source && !different_sources {
+            continue;
+        }
+        let shared_skills = graph
+            .skill_set(&ConceptId::new(left.id.as_str()))
+            .intersection(&graph.skill_set(&ConceptId::new(right.id.as_str())))
+            .count();
+        let (root_a, root_b) = (root(&mut parents, a), root(&mut parents, b));
+        parents[root_a] = root_b;
+        pairs.push((
+            a,
+            DuplicatePair {
+                a: left.id.clone(),
+                b: right.id.clone(),
+                similarity,
+                label_overlap: jaccard(&english_words(left), &english_words(right)),
+                shared_skills,
+                cross_source: different_sources,
+            },
+        ));
+    }
+    let mut clusters: BTreeMap<usize, DuplicateCluster> = BTreeMap::new();
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (a, pair) in pairs {
+        let cluster_root = root(&mut parents, a);
+        let cluster = clusters.entry(cluster_root).or_insert_with(|| DuplicateCluster {
+            members: Vec::new(),
+            sources: Vec::new(),
+            pairs: Vec::new(),
+            max_similarity: 0.0,
+        });
+        cluster.max_similarity = cluster.max_similarity.max(pair.similarity);
+        cluster.pairs.push(pair);
+    }
+    for concept in 0..concepts.len() {
+        let cluster_root = root(&mut parents, concept);
+        if clusters.contains_key(&cluster_root) {
+            members.entry(cluster_root).or_default().push(concept);
+        }
+    }
+    let mut result: Vec<DuplicateCluster> = clusters
+        .into_iter()
+        .map(|(cluster_root, mut cluster)| {
+            for &member in members.get(&cluster_root).into_iter().flatten() {
+                let concept = &concepts[member];
+                cluster.members.push(ClusterMember {
+                    id: concept.id.clone(),
+                    kind: concept.kind,
+                    source: concept.source.clone(),
+                    label: concept
+                        .label_in(Some("en"))
+                        .map(|(_, l)| l.to_string())
+                        .unwrap_or_default(),
+                });
+                if !cluster.sources.contains(&concept.source) {
+                    cluster.sources.push(concept.source.clone());
+                }
+            }
+            cluster.sources.sort();
+            cluster
+        })
+        .collect();
+    result.sort_by(|a, b| b.max_similarity.total_cmp(&a.max_similarity));
+    Ok(result)
+}
