@@ -196,6 +196,24 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_configuration_loads() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("## Configuration").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(example.as_bytes()).unwrap();
+        let config = Config::load(Some(file.path()), &|_| None).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.search.fusion, Some(Fusion::Weighted { vector_ratio: 0.8 }));
+        assert_eq!(config.hnsw.ef_search, 128);
+        assert_eq!(config.search.query_cache, 4096);
+        let mut too_big = config.clone();
+        too_big.search.query_cache = MAX_QUERY_CACHE + 1;
+        assert!(too_big.validate().is_err());
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(file, "index_directory = \"x\"").unwrap();

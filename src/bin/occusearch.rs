@@ -132,8 +132,9 @@ struct IndexArgs {
     #[arg(long)]
     strict: bool,
     /// What to embed: none (text only), default (the quick-start subset: English labels and
-    /// descriptions, minutes) or full (every label in every language; about an hour the first
-    /// time, resumable: embeddings are cached in MODELS/cache).
+    /// descriptions, ~4 minutes cold) or full (every label in every language: ~500,000 texts,
+    /// roughly 1.5 hours the first time on 2 cores, resumable: embeddings are cached in
+    /// MODELS/cache as they are made).
     #[arg(long, default_value = "default")]
     embed: String,
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].

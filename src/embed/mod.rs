@@ -175,7 +175,23 @@ pub fn normalise(vector: &mut [f32]) {
 }
 
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    // Eight independent sums: a single running sum fixes the order of the additions, which
+    // keeps the compiler from vectorising; this is the distance every vector search evaluates.
+    const LANES: usize = 8;
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    let mut sums = [0.0f32; LANES];
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..LANES {
+            sums[lane] += x[lane] * y[lane];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
 }
 
 /// Embeds `texts` through `cache`: only texts it has not seen go to the model, in batches,
@@ -246,6 +262,16 @@ impl Embedder for HashEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_matches_the_plain_sum_for_every_length() {
+        for length in [0, 1, 7, 8, 9, 384, 385] {
+            let a: Vec<f32> = (0..length).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..length).map(|i| (i as f32 * 0.11).cos()).collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - plain).abs() < 1e-4, "length {length}");
+        }
+    }
 
     #[test]
     fn cached_embedding_calls_the_model_once_per_text() {

@@ -226,8 +226,11 @@ fn vector_candidates(
             && request.eqf.is_none_or(|e| concept.eqf_levels.contains(&e))
     };
     let filtered = !kinds.is_empty() || request.source.is_some() || request.isco.is_some() || request.eqf.is_some();
-    // Several labels point to one concept: fetch more entries than concepts wanted.
-    let entries = (depth * 8).max(64);
+    // Several labels point to one concept: fetch more entries than concepts wanted, in
+    // proportion to the labels per concept (about 1 in the default build, many in a full one).
+    // The graph's search effort grows with this number, so it is not a constant 8x.
+    let labels_per_concept = store.len().div_ceil(store.entries.concepts.len().max(1));
+    let entries = (depth * (2 * labels_per_concept).clamp(2, 8)).max(64);
     let matches = store.search(query, entries, filtered.then_some(&filter as EntryFilter<'_>))?;
     let mut seen = HashSet::new();
     Ok(matches

@@ -59,8 +59,10 @@ fn folded(text: &str) -> String {
     words(text).map(fold).collect::<Vec<_>>().join(" ")
 }
 
-/// Optimal string alignment distance, stopping early above `bound`.
-fn edit_distance(a: &[char], b: &[char], bound: usize) -> usize {
+/// The last row of the optimal string alignment table of `a` against `b`: entry `j` is the
+/// distance of `a` to `b[..j]`. `None` once every entry of a row exceeds `bound` (none can fall
+/// again below it).
+fn distance_row(a: &[char], b: &[char], bound: usize) -> Option<Vec<usize>> {
     let mut previous2: Vec<usize> = Vec::new();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for i in 1..=a.len() {
@@ -75,11 +77,26 @@ fn edit_distance(a: &[char], b: &[char], bound: usize) -> usize {
             row_min = row_min.min(current[j]);
         }
         if row_min > bound {
-            return bound + 1;
+            return None;
         }
         previous2 = std::mem::replace(&mut previous, current);
     }
-    previous[b.len()]
+    Some(previous)
+}
+
+/// Optimal string alignment distance (Damerau 1964), `bound + 1` once it must exceed `bound`.
+#[cfg(test)]
+fn edit_distance(a: &[char], b: &[char], bound: usize) -> usize {
+    distance_row(a, b, bound).map_or(bound + 1, |row| row[b.len()].min(bound + 1))
+}
+
+/// The smallest distance of `typed` to a start of `key` within `bound` characters of its length:
+/// one table serves every start length.
+fn prefix_distance(typed: &[char], key: &[char], bound: usize) -> usize {
+    let shortest = typed.len().saturating_sub(bound);
+    distance_row(typed, key, bound)
+        .and_then(|row| row.get(shortest..).and_then(|ends| ends.iter().min().copied()))
+        .unwrap_or(bound + 1)
 }
 
 impl Suggester {
@@ -149,18 +166,22 @@ impl Suggester {
             let first = typed_chars[0];
             let from = keys.partition_point(|k| k.text.chars().next() < Some(first));
             let mut seen: HashSet<u32> = found.iter().map(|(k, _)| k.label).collect();
+            // Sorted keys share their starts: the distance is computed once per distinct start.
+            let window = typed_chars.len() + bound;
+            let mut last: Option<(&str, bool)> = None;
             for key in keys[from..].iter().take_while(|k| k.text.starts_with(first)) {
-                if !allowed(key) || seen.contains(&key.label) {
-                    continue;
-                }
-                let key_chars: Vec<char> = key.text.chars().take(typed_chars.len() + bound).collect();
-                // The typed text against the key's start of about the same length.
-                let best = (typed_chars.len().saturating_sub(bound)..=key_chars.len().min(typed_chars.len() + bound))
-                    .map(|n| edit_distance(&typed_chars, &key_chars[..n], bound))
-                    .min()
-                    .unwrap_or(bound + 1);
-                if best <= bound {
-                    seen.insert(key.label);
+                let end = key.text.char_indices().nth(window).map_or(key.text.len(), |(i, _)| i);
+                let start = &key.text[..end];
+                let close = match last {
+                    Some((previous, close)) if previous == start => close,
+                    _ => {
+                        let key_chars: Vec<char> = start.chars().collect();
+                        let close = prefix_distance(&typed_chars, &key_chars, bound) <= bound;
+                        last = Some((start, close));
+                        close
+                    }
+                };
+                if close && allowed(key) && seen.insert(key.label) {
                     found.push((key, true));
                 }
             }
@@ -172,7 +193,7 @@ impl Suggester {
             Kind::Skill | Kind::Material => 1,
             _ => 2,
         };
-        found.sort_by_key(|(key, corrected)| {
+        found.sort_by_cached_key(|(key, corrected)| {
             let label = &self.labels[key.label as usize];
             (
                 *corrected,

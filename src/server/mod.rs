@@ -15,12 +15,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::error::{Error, Result};
 use crate::ingest::Catalog;
@@ -164,11 +165,22 @@ pub fn router(state: Shared, options: ServerOptions) -> Router {
         .route("/duplicates", get(duplicates_handler))
         .fallback(|| async { ApiError::not_found("no such endpoint (see /openapi.json)") })
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            options.request_timeout,
-        ))
+        .layer(middleware::from_fn_with_state(options.request_timeout, limit_time))
         .with_state(state)
+}
+
+/// Answers 408 with the usual error body when a request takes longer than allowed. The work on
+/// the blocking pool is not interrupted (it cannot be), but nobody waits for it.
+async fn limit_time(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
 }
 
 async fn health(State(state): State<Shared>) -> (StatusCode, Json<serde_json::Value>) {

@@ -409,17 +409,71 @@ async fn similar_and_duplicates_give_evidence() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    for cluster in body["clusters"].as_array().unwrap() {
+    let clusters = body["clusters"].as_array().unwrap();
+    assert!(!clusters.is_empty(), "{body}");
+    for cluster in clusters {
         assert!(cluster["members"].as_array().unwrap().len() >= 2);
         for pair in cluster["pairs"].as_array().unwrap() {
             assert!(pair["similarity"].as_f64().unwrap() >= 0.9 - 1e-6, "{pair}");
         }
     }
+    // The alliance's question across sources: ENISA's "Penetration Tester" and ESCO's "ethical
+    // hacker" (no word in common) are found as one cluster.
+    let (status, body) = call(
+        app(vector_state()),
+        "GET",
+        "/duplicates?kind=profile,occupation&min_similarity=0.95",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pentester = body["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["id"] == "ecsf:pentester")
+        })
+        .unwrap_or_else(|| panic!("no cluster with ecsf:pentester: {body}"));
+    assert!(
+        pentester["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["source"] == "esco"),
+        "{pentester}"
+    );
+    assert!(pentester["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["cross_source"] == true));
     let (status, body) = call(app(vector_state()), "GET", "/duplicates?min_similarity=2", None).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_parameter");
     // Without vectors: 503 with a reason, not a wrong answer.
     let (status, body) = call(app(text_state()), "POST", "/similar", Some(json!({ "text": "gis" }))).await;
     assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+}
+
+#[tokio::test]
+async fn a_request_over_its_time_gets_408_with_an_error_body() {
+    let options = ServerOptions {
+        request_timeout: std::time::Duration::from_nanos(1),
+        ..ServerOptions::default()
+    };
+    // Clustering every material pair takes milliseconds on the blocking pool; 1 ns is over.
+    let (status, body) = call(
+        router(vector_state(), options),
+        "GET",
+        "/duplicates?kind=material&cross_source=false",
+        None,
+    )
+    .await;
+    assert_error(status, &body, StatusCode::REQUEST_TIMEOUT, "timeout");
 }
 
 #[tokio::test]
