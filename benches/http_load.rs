@@ -9,6 +9,8 @@
 //! phases replay queries already asked, which the server's query-vector cache answers.
 //! Clients and server share the machine's cores, as they would on one host.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,20 +20,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use occusearch::embed::{Embedder, FastEmbedder, ModelPaths};
-use occusearch::index::OccuIndex;
-use occusearch::search::Searcher;
 use occusearch::server::{router, AppState, Loaded, ServerOptions};
 
 const ONE_CLIENT_REQUESTS: usize = 400;
 const CONCURRENT_CLIENTS: usize = 8;
 const CONCURRENT_REQUESTS: usize = 1600;
-
-fn path_from(variable: &str, default: &str) -> PathBuf {
-    std::env::var_os(variable)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(default))
-}
 
 /// Every distinct MELO query text, shuffled with a fixed seed (a 64-bit LCG, Knuth's MMIX
 /// constants) so runs are comparable.
@@ -214,20 +207,14 @@ fn suggest_paths(queries: &[String]) -> Arc<Vec<String>> {
 }
 
 fn main() {
-    let index = OccuIndex::open(&path_from("OCCUSEARCH_BENCH_INDEX", "index"))
-        .expect("no index: run scripts/setup first (or set OCCUSEARCH_BENCH_INDEX)");
-    assert!(
-        index.vectors.is_some(),
-        "the benchmark index has no vectors: build it with --embed default or full"
-    );
-    let model = FastEmbedder::load(&ModelPaths::under(&path_from("OCCUSEARCH_MODELS", "models")))
-        .expect("the model: run scripts/setup first");
-    let model: Arc<dyn Embedder> = Arc::new(model);
-    let searcher = Searcher::new(index, Ok(model)).expect("opening the searcher");
+    let searcher = common::open_vector_searcher();
     let concepts = searcher.index.manifest.concepts;
     let loaded = Loaded::new(searcher).expect("loading the catalogue");
     let state = Arc::new(AppState::with(loaded));
-    let queries = melo_queries(&path_from("OCCUSEARCH_BENCH_QUERIES", "../shared/eval/melo-dev"));
+    let queries = melo_queries(&common::path_from(
+        "OCCUSEARCH_BENCH_QUERIES",
+        "../shared/eval/melo-dev",
+    ));
     let needed = 20 + ONE_CLIENT_REQUESTS + CONCURRENT_REQUESTS;
     assert!(queries.len() >= needed, "{} queries, {needed} needed", queries.len());
 

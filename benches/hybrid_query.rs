@@ -7,56 +7,18 @@
 //! (the query-vector cache is off here), so the numbers include the model; `http_load` measures
 //! the service with its cache.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
+
 use std::time::Instant;
 
 use criterion::{criterion_group, Criterion};
 
-use occusearch::embed::{Embedder, FastEmbedder, ModelPaths};
-use occusearch::index::OccuIndex;
 use occusearch::search::{Mode, SearchRequest, Searcher};
 use occusearch::types::Lang;
 
-const QUERIES: &[(&str, Option<&str>)] = &[
-    ("Softwareentwickler", Some("de")),
-    ("Krankenpfleger", None),
-    ("infirmier", Some("fr")),
-    ("nurse", Some("en")),
-    ("data scientist", None),
-    ("penetration tester", None),
-    ("remote sensing image analysis", None),
-    ("slaugytojai", Some("lt")),
-    ("programistów", Some("pl")),
-    ("ηλεκτρολόγοι", Some("el")),
-    ("manage a team of chefs in a restaurant kitchen", Some("en")),
-    ("Lehrer Grundschule", Some("de")),
-    ("desarrollador de aplicaciones móviles", Some("es")),
-    ("cybersecurity risk management", None),
-    ("Schweißer", None),
-    ("vrachtwagenchauffeur", Some("nl")),
-];
-
-fn path_from(variable: &str, default: &str) -> PathBuf {
-    std::env::var_os(variable)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(default))
-}
-
 fn open_searcher() -> Searcher {
-    let index = OccuIndex::open(&path_from("OCCUSEARCH_BENCH_INDEX", "index"))
-        .expect("no index with vectors: run scripts/setup first (or set OCCUSEARCH_BENCH_INDEX)");
-    assert!(
-        index.vectors.is_some(),
-        "the benchmark index has no vectors: build it with --embed default or full"
-    );
-    let model = FastEmbedder::load(&ModelPaths::under(&path_from("OCCUSEARCH_MODELS", "models")))
-        .expect("the model: run scripts/setup first");
-    let model: Arc<dyn Embedder> = Arc::new(model);
     // No query-vector cache: every query is embedded anew, so the numbers include the model.
-    Searcher::new(index, Ok(model))
-        .expect("opening the searcher")
-        .with_query_cache(0)
+    common::open_vector_searcher().with_query_cache(0)
 }
 
 fn request(query: &str, lang: Option<&str>, mode: Mode) -> SearchRequest {
@@ -69,25 +31,14 @@ fn request(query: &str, lang: Option<&str>, mode: Mode) -> SearchRequest {
 fn percentiles(searcher: &Searcher, mode: Mode) {
     let mut samples = Vec::new();
     for _ in 0..20 {
-        for (query, lang) in QUERIES {
+        for (query, lang) in common::QUERIES {
             let started = Instant::now();
             let results = searcher.search(&request(query, *lang, mode)).expect("search");
             samples.push(started.elapsed().as_secs_f64() * 1e3);
             assert!(!results.hits.is_empty(), "{query}: no hit");
         }
     }
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    println!(
-        "{} query latency over {} queries ({} distinct, top 10): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        mode.as_str(),
-        samples.len(),
-        QUERIES.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0)
-    );
+    common::print_percentiles(&format!("{} query", mode.as_str()), &mut samples);
 }
 
 fn bench(c: &mut Criterion) {

@@ -4,6 +4,8 @@
 //! (about 20 s; set OCCUSEARCH_BENCH_INDEX to reuse another), then runs criterion per query
 //! class, then prints p50/p99 over a mixed set of queries in several languages.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -13,25 +15,6 @@ use occusearch::index::{self, FieldWeights, OccuIndex};
 use occusearch::ingest::IngestOptions;
 use occusearch::search::{search, SearchRequest};
 use occusearch::types::{Kind, Lang};
-
-const QUERIES: &[(&str, Option<&str>)] = &[
-    ("Softwareentwickler", Some("de")),
-    ("Krankenpfleger", None),
-    ("infirmier", Some("fr")),
-    ("nurse", Some("en")),
-    ("data scientist", None),
-    ("penetration tester", None),
-    ("remote sensing image analysis", None),
-    ("slaugytojai", Some("lt")),
-    ("programistów", Some("pl")),
-    ("ηλεκτρολόγοι", Some("el")),
-    ("manage a team of chefs in a restaurant kitchen", Some("en")),
-    ("Lehrer Grundschule", Some("de")),
-    ("desarrollador de aplicaciones móviles", Some("es")),
-    ("cybersecurity risk management", None),
-    ("Schweißer", None),
-    ("vrachtwagenchauffeur", Some("nl")),
-];
 
 fn open_index() -> OccuIndex {
     let root = std::env::var_os("OCCUSEARCH_BENCH_INDEX")
@@ -57,7 +40,7 @@ fn percentiles(index: &OccuIndex) {
     let weights = FieldWeights::default();
     let mut samples = Vec::new();
     for _ in 0..200 {
-        for (query, lang) in QUERIES {
+        for (query, lang) in common::QUERIES {
             let request = request(query, *lang);
             let started = Instant::now();
             let hits = search(index, &request, &weights).expect("search");
@@ -65,17 +48,7 @@ fn percentiles(index: &OccuIndex) {
             assert!(!hits.is_empty(), "{query}: no hit");
         }
     }
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    println!(
-        "text query latency over {} queries ({} distinct, top 10): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        samples.len(),
-        QUERIES.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0)
-    );
+    common::print_percentiles("text query", &mut samples);
 }
 
 fn bench(c: &mut Criterion) {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::show::{find, LinkedConcept};
+use super::show::{find, linked, LinkedConcept};
 use super::{Mode, SearchRequest, Searcher};
 use crate::error::{Error, Result};
 use crate::index::vectors::{VectorConcept, VectorEntry};
@@ -123,18 +123,6 @@ pub struct ResolvedSkill {
     pub similarity: Option<f32>,
 }
 
-fn label_of(catalog: &Catalog, id: &ConceptId, lang: &Lang) -> Option<LinkedConcept> {
-    let concept = catalog.concepts.get(id)?;
-    let (used, label) = concept.display_label(lang)?;
-    Some(LinkedConcept {
-        id: id.to_string(),
-        kind: concept.kind,
-        label: label.to_string(),
-        lang: used.to_string(),
-        level: None,
-    })
-}
-
 /// Resolves ids and free texts to skill-like concepts of `kinds`. Inputs that resolve to nothing
 /// are returned apart.
 pub fn resolve_skills(
@@ -187,7 +175,7 @@ pub fn resolve_skills(
             let new_source = (position == 0 || close) && sources_taken.insert(hit.source.clone());
             if new_source || (lexical_best && position > 0) {
                 let id = ConceptId::new(hit.id.as_str());
-                let shown = label_of(catalog, &id, lang);
+                let shown = linked(catalog, &id, lang, None);
                 resolved.push(ResolvedSkill {
                     input: input.clone(),
                     id: hit.id.clone(),
@@ -278,13 +266,13 @@ pub fn match_skills(
                 .iter()
                 .chain(optional.iter())
                 .filter(|s| given.contains(**s))
-                .filter_map(|s| label_of(catalog, s, lang))
+                .filter_map(|s| linked(catalog, s, lang, None))
                 .collect();
             matched_skills.sort_by(|a, b| a.label.cmp(&b.label));
             let mut missing_essential: Vec<LinkedConcept> = essential
                 .iter()
                 .filter(|s| !given.contains(**s))
-                .filter_map(|s| label_of(catalog, s, lang))
+                .filter_map(|s| linked(catalog, s, lang, None))
                 .collect();
             missing_essential.sort_by(|a, b| a.label.cmp(&b.label));
             let (used, label) = concept.display_label(lang)?;

@@ -50,7 +50,8 @@ pub fn find<'c>(catalog: &'c Catalog, id: &str) -> Option<&'c Concept> {
     })
 }
 
-fn linked(catalog: &Catalog, id: &ConceptId, lang: &Lang, level: Option<u8>) -> Option<LinkedConcept> {
+/// A related concept as shown: its label in `lang`, else English.
+pub(crate) fn linked(catalog: &Catalog, id: &ConceptId, lang: &Lang, level: Option<u8>) -> Option<LinkedConcept> {
     let concept = catalog.concepts.get(id)?;
     let (used, label) = concept.display_label(lang)?;
     Some(LinkedConcept {

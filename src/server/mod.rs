@@ -19,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -154,11 +154,11 @@ pub fn router(state: Shared, options: ServerOptions) -> Router {
         .route("/openapi.json", get(openapi_handler))
         .route("/search", get(search_handler))
         .route("/suggest", get(suggest_handler))
-        .route("/occupations/{id}", get(occupation))
-        .route("/skills/{id}", get(skill))
-        .route("/profiles/{id}", get(profile))
-        .route("/materials/{id}", get(material))
-        .route("/concepts/{id}", get(concept))
+        .route("/occupations/{id}", entity_route(&[Kind::Occupation], "occupation"))
+        .route("/skills/{id}", entity_route(&[Kind::Skill, Kind::SkillGroup], "skill"))
+        .route("/profiles/{id}", entity_route(&[Kind::Profile], "profile"))
+        .route("/materials/{id}", entity_route(&[Kind::Material], "material"))
+        .route("/concepts/{id}", entity_route(&[], "concept"))
         .route("/match", post(match_handler))
         .route("/materials/for-skills", post(materials_handler))
         .route("/similar", post(similar_handler))
@@ -321,44 +321,15 @@ async fn entity(
     .await
 }
 
-async fn occupation(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    params: std::result::Result<Query<EntityParams>, QueryRejection>,
-) -> std::result::Result<Json<search::ConceptView>, ApiError> {
-    entity(state, id, params, &[Kind::Occupation], "occupation").await
-}
-
-async fn skill(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    params: std::result::Result<Query<EntityParams>, QueryRejection>,
-) -> std::result::Result<Json<search::ConceptView>, ApiError> {
-    entity(state, id, params, &[Kind::Skill, Kind::SkillGroup], "skill").await
-}
-
-async fn profile(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    params: std::result::Result<Query<EntityParams>, QueryRejection>,
-) -> std::result::Result<Json<search::ConceptView>, ApiError> {
-    entity(state, id, params, &[Kind::Profile], "profile").await
-}
-
-async fn material(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    params: std::result::Result<Query<EntityParams>, QueryRejection>,
-) -> std::result::Result<Json<search::ConceptView>, ApiError> {
-    entity(state, id, params, &[Kind::Material], "material").await
-}
-
-async fn concept(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    params: std::result::Result<Query<EntityParams>, QueryRejection>,
-) -> std::result::Result<Json<search::ConceptView>, ApiError> {
-    entity(state, id, params, &[], "concept").await
+/// `GET /{collection}/{id}` for concepts of `kinds` (any kind when empty).
+fn entity_route(kinds: &'static [Kind], what: &'static str) -> MethodRouter<Shared> {
+    get(
+        move |State(state): State<Shared>,
+              Path(id): Path<String>,
+              params: std::result::Result<Query<EntityParams>, QueryRejection>| {
+            entity(state, id, params, kinds, what)
+        },
+    )
 }
 
 async fn match_handler(

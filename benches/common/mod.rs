@@ -1,0 +1,67 @@
+//! What the benchmarks share: the query set, where the index and model are, and opening them.
+// Each benchmark is its own crate and uses part of this module.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use occusearch::embed::{Embedder, FastEmbedder, ModelPaths};
+use occusearch::index::OccuIndex;
+use occusearch::search::Searcher;
+
+/// `$variable`, or `default` under the crate root.
+pub fn path_from(variable: &str, default: &str) -> PathBuf {
+    std::env::var_os(variable)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(default))
+}
+
+/// The index `scripts/setup` builds (`index/`, or OCCUSEARCH_BENCH_INDEX), which must have
+/// vectors, with the real model (`models/`, or OCCUSEARCH_MODELS).
+pub fn open_vector_searcher() -> Searcher {
+    let index = OccuIndex::open(&path_from("OCCUSEARCH_BENCH_INDEX", "index"))
+        .expect("no index: run scripts/setup first (or set OCCUSEARCH_BENCH_INDEX)");
+    assert!(
+        index.vectors.is_some(),
+        "the benchmark index has no vectors: build it with --embed default or full"
+    );
+    let model = FastEmbedder::load(&ModelPaths::under(&path_from("OCCUSEARCH_MODELS", "models")))
+        .expect("the model: run scripts/setup first");
+    let model: Arc<dyn Embedder> = Arc::new(model);
+    Searcher::new(index, Ok(model)).expect("opening the searcher")
+}
+
+/// Prints p50/p90/p99/max of latencies in milliseconds over [`QUERIES`].
+pub fn print_percentiles(what: &str, samples: &mut [f64]) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    println!(
+        "{what} latency over {} queries ({} distinct, top 10): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        samples.len(),
+        QUERIES.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    );
+}
+
+/// A mixed query set: 16 queries in 10 languages, with and without a language.
+pub const QUERIES: &[(&str, Option<&str>)] = &[
+    ("Softwareentwickler", Some("de")),
+    ("Krankenpfleger", None),
+    ("infirmier", Some("fr")),
+    ("nurse", Some("en")),
+    ("data scientist", None),
+    ("penetration tester", None),
+    ("remote sensing image analysis", None),
+    ("slaugytojai", Some("lt")),
+    ("programistów", Some("pl")),
+    ("ηλεκτρολόγοι", Some("el")),
+    ("manage a team of chefs in a restaurant kitchen", Some("en")),
+    ("Lehrer Grundschule", Some("de")),
+    ("desarrollador de aplicaciones móviles", Some("es")),
+    ("cybersecurity risk management", None),
+    ("Schweißer", None),
+    ("vrachtwagenchauffeur", Some("nl")),
+];
