@@ -384,18 +384,30 @@ impl Searcher {
         // At least 100 candidates: fusion needs depth, and facets count over the candidates.
         let depth = (request.offset + request.limit).max(100);
         let words = analyze_query(&request.query, request.lang.as_ref());
-        let text = if mode == Mode::Vector {
-            Vec::new()
-        } else {
-            text_candidates(&self.index, request, &words, &self.weights, depth)?
-        };
-        let vector = match (mode, &self.index.vectors) {
-            (Mode::Text, _) | (_, None) => Vec::new(),
+        // The two sides are independent: the text side runs on a scoped thread while the model
+        // embeds the query, which is most of a hybrid query's time. Not on rayon: the caller may
+        // be a blocking-pool thread, and the model's lock must not park rayon's workers.
+        let vector_side = || match (mode, &self.index.vectors) {
+            (Mode::Text, _) | (_, None) => Ok(Vec::new()),
             (_, Some(store)) => match self.embed_query(&request.query)? {
-                Some(query) => vector_candidates(store, &query, request, depth)?,
-                None => Vec::new(),
+                Some(query) => vector_candidates(store, &query, request, depth),
+                None => Ok(Vec::new()),
             },
         };
+        let text_side = || text_candidates(&self.index, request, &words, &self.weights, depth);
+        let (text, vector) = match mode {
+            Mode::Text => (text_side(), Ok(Vec::new())),
+            Mode::Vector => (Ok(Vec::new()), vector_side()),
+            Mode::Hybrid => std::thread::scope(|scope| {
+                let text = scope.spawn(text_side);
+                let vector = vector_side();
+                let text = text
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Internal("the text search thread panicked".into())));
+                (text, vector)
+            }),
+        };
+        let (text, vector) = (text?, vector?);
         let text_list: Vec<(String, f64)> = text.iter().map(|h| (h.id.clone(), f64::from(h.score))).collect();
         let store = self.index.vectors.as_ref();
         let vector_list: Vec<(String, f64)> = match store {
