@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use occusearch::embed::SessionPlan;
 use occusearch::server::{router, AppState, Loaded, ServerOptions};
 
 const ONE_CLIENT_REQUESTS: usize = 400;
@@ -207,7 +208,19 @@ fn suggest_paths(queries: &[String]) -> Arc<Vec<String>> {
 }
 
 fn main() {
-    let searcher = common::open_vector_searcher();
+    // OCCUSEARCH_BENCH_SESSIONS=SxT: S model sessions of T threads each (default: one on every core).
+    let plan = std::env::var("OCCUSEARCH_BENCH_SESSIONS")
+        .ok()
+        .and_then(|v| {
+            let (sessions, threads) = v.split_once('x')?;
+            Some(SessionPlan {
+                sessions: sessions.parse().ok()?,
+                threads_per_session: Some(threads.parse().ok()?),
+            })
+        })
+        .unwrap_or_default();
+    println!("model sessions: {plan:?}");
+    let searcher = common::open_vector_searcher_with(plan);
     let concepts = searcher.index.manifest.concepts;
     let loaded = Loaded::new(searcher).expect("loading the catalogue");
     let state = Arc::new(AppState::with(loaded));

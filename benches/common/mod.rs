@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use occusearch::embed::{Embedder, FastEmbedder, ModelPaths};
+use occusearch::embed::{Embedder, FastEmbedder, ModelPaths, SessionPlan};
 use occusearch::index::OccuIndex;
 use occusearch::search::Searcher;
 
@@ -19,13 +19,18 @@ pub fn path_from(variable: &str, default: &str) -> PathBuf {
 /// The index `scripts/setup` builds (`index/`, or OCCUSEARCH_BENCH_INDEX), which must have
 /// vectors, with the real model (`models/`, or OCCUSEARCH_MODELS).
 pub fn open_vector_searcher() -> Searcher {
+    open_vector_searcher_with(SessionPlan::default())
+}
+
+/// As [`open_vector_searcher`], with `plan` model sessions.
+pub fn open_vector_searcher_with(plan: SessionPlan) -> Searcher {
     let index = OccuIndex::open(&path_from("OCCUSEARCH_BENCH_INDEX", "index"))
         .expect("no index: run scripts/setup first (or set OCCUSEARCH_BENCH_INDEX)");
     assert!(
         index.vectors.is_some(),
         "the benchmark index has no vectors: build it with --embed default or full"
     );
-    let model = FastEmbedder::load(&ModelPaths::under(&path_from("OCCUSEARCH_MODELS", "models")))
+    let model = FastEmbedder::load_with(&ModelPaths::under(&path_from("OCCUSEARCH_MODELS", "models")), plan)
         .expect("the model: run scripts/setup first");
     let model: Arc<dyn Embedder> = Arc::new(model);
     Searcher::new(index, Ok(model)).expect("opening the searcher")

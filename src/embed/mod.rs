@@ -9,6 +9,7 @@
 mod cache;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 pub use cache::EmbeddingCache;
@@ -88,17 +89,45 @@ fn init_runtime(path: &Path) -> Result<()> {
         .map_err(Error::Model)
 }
 
-/// The real model, run by fastembed on ONNX Runtime. The session needs `&mut`, so callers share
-/// it through a mutex; ONNX Runtime itself uses every core inside one call.
+/// The real model, run by fastembed on ONNX Runtime. A session needs `&mut`, so each sits behind
+/// a mutex. One session using every core suits batch embedding (index builds); a server answers
+/// many short queries at once, where several sessions with fewer threads each keep the cores
+/// busy instead of queueing on one lock ([`SessionPlan`]).
 pub struct FastEmbedder {
-    model: Mutex<fastembed::TextEmbedding>,
+    sessions: Vec<Mutex<fastembed::TextEmbedding>>,
+    next: AtomicUsize,
     model_id: String,
     dimensions: usize,
 }
 
+/// How many model sessions to open, and ONNX Runtime threads per session (`None`: every core).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPlan {
+    pub sessions: usize,
+    pub threads_per_session: Option<usize>,
+}
+
+impl Default for SessionPlan {
+    /// One session on every core: the fastest for batches and for one query at a time.
+    fn default() -> Self {
+        SessionPlan {
+            sessions: 1,
+            threads_per_session: None,
+        }
+    }
+}
+
 impl FastEmbedder {
-    /// Loads the offline model from `paths` (no network).
+    /// Loads the offline model from `paths` (no network): one session on every core.
     pub fn load(paths: &ModelPaths) -> Result<FastEmbedder> {
+        FastEmbedder::load_with(paths, SessionPlan::default())
+    }
+
+    /// Loads the offline model with `plan.sessions` independent sessions.
+    pub fn load_with(paths: &ModelPaths, plan: SessionPlan) -> Result<FastEmbedder> {
+        if plan.sessions == 0 || plan.threads_per_session == Some(0) {
+            return Err(Error::Config("model sessions and threads must be at least 1".into()));
+        }
         init_runtime(&paths.runtime)?;
         let read = |name: &str| {
             let path = paths.model_dir.join(name);
@@ -109,19 +138,28 @@ impl FastEmbedder {
                 ))
             })
         };
-        let tokenizer = fastembed::TokenizerFiles {
-            tokenizer_file: read("tokenizer.json")?,
-            config_file: read("config.json")?,
-            special_tokens_map_file: read("special_tokens_map.json")?,
-            tokenizer_config_file: read("tokenizer_config.json")?,
-        };
-        let model = fastembed::UserDefinedEmbeddingModel::new(read("model.onnx")?, tokenizer)
-            .with_pooling(fastembed::Pooling::Mean);
-        let options = fastembed::InitOptionsUserDefined::new().with_max_length(512);
-        let model = fastembed::TextEmbedding::try_new_from_user_defined(model, options)
-            .map_err(|e| Error::Model(format!("cannot load the model in {}: {e}", paths.model_dir.display())))?;
+        let model_bytes = read("model.onnx")?;
+        let mut sessions = Vec::with_capacity(plan.sessions);
+        for _ in 0..plan.sessions {
+            let tokenizer = fastembed::TokenizerFiles {
+                tokenizer_file: read("tokenizer.json")?,
+                config_file: read("config.json")?,
+                special_tokens_map_file: read("special_tokens_map.json")?,
+                tokenizer_config_file: read("tokenizer_config.json")?,
+            };
+            let model = fastembed::UserDefinedEmbeddingModel::new(model_bytes.clone(), tokenizer)
+                .with_pooling(fastembed::Pooling::Mean);
+            let mut options = fastembed::InitOptionsUserDefined::new().with_max_length(512);
+            if let Some(threads) = plan.threads_per_session {
+                options = options.with_intra_threads(threads);
+            }
+            let model = fastembed::TextEmbedding::try_new_from_user_defined(model, options)
+                .map_err(|e| Error::Model(format!("cannot load the model in {}: {e}", paths.model_dir.display())))?;
+            sessions.push(Mutex::new(model));
+        }
         Ok(FastEmbedder {
-            model: Mutex::new(model),
+            sessions,
+            next: AtomicUsize::new(0),
             model_id: OFFLINE_MODEL_ID.into(),
             dimensions: E5_SMALL_DIMENSIONS,
         })
@@ -134,7 +172,8 @@ impl FastEmbedder {
         let model = fastembed::TextEmbedding::try_new(options)
             .map_err(|e| Error::Model(format!("cannot fetch MultilingualE5Small: {e}")))?;
         Ok(FastEmbedder {
-            model: Mutex::new(model),
+            sessions: vec![Mutex::new(model)],
+            next: AtomicUsize::new(0),
             model_id: "intfloat/multilingual-e5-small@fastembed".into(),
             dimensions: E5_SMALL_DIMENSIONS,
         })
@@ -152,10 +191,17 @@ impl Embedder for FastEmbedder {
 
     fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
         let prefixed: Vec<String> = texts.iter().map(|t| format!("{}{t}", kind.prefix())).collect();
-        let mut model = self
-            .model
-            .lock()
-            .map_err(|_| Error::Internal("embedding model lock poisoned".into()))?;
+        // A free session if there is one; otherwise wait on the next in turn.
+        let free = self.sessions.iter().find_map(|session| session.try_lock().ok());
+        let mut model = match free {
+            Some(model) => model,
+            None => {
+                let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.sessions.len();
+                self.sessions[turn]
+                    .lock()
+                    .map_err(|_| Error::Internal("embedding model lock poisoned".into()))?
+            }
+        };
         let mut vectors = model
             .embed(&prefixed, Some(BATCH))
             .map_err(|e| Error::Model(format!("embedding failed: {e}")))?;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use occusearch::embed::{dot, Embedder, EmbeddingCache, FastEmbedder, ModelPaths, TextKind};
+use occusearch::embed::{dot, Embedder, EmbeddingCache, FastEmbedder, ModelPaths, SessionPlan, TextKind};
 use occusearch::eval::{run_task, EvalSettings, EvalTask, Mode};
 
 pub fn model() -> &'static FastEmbedder {
@@ -15,6 +15,40 @@ pub fn model() -> &'static FastEmbedder {
             panic!("{e}\nthe real-model tests need the model: run scripts/setup (or scripts/models/setup.sh models)")
         })
     })
+}
+
+#[test]
+fn several_sessions_answer_concurrent_queries_with_the_same_vectors() {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let plan = SessionPlan {
+        sessions: 2,
+        threads_per_session: Some(1),
+    };
+    let pooled = FastEmbedder::load_with(&ModelPaths::under(&models), plan).unwrap();
+    let queries = [
+        "Krankenpfleger",
+        "infirmier",
+        "welder",
+        "data scientist",
+        "Schweißer",
+        "nurse",
+    ];
+    let expected = model().embed(&queries, TextKind::Query).unwrap();
+    let answered: Vec<Vec<f32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = queries
+            .iter()
+            .map(|q| scope.spawn(|| pooled.embed(&[*q], TextKind::Query).unwrap().remove(0)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ((query, pooled), single) in queries.iter().zip(&answered).zip(&expected) {
+        assert!(dot(pooled, single) > 0.9999, "{query}: {}", dot(pooled, single));
+    }
+    let zero = SessionPlan {
+        sessions: 0,
+        threads_per_session: None,
+    };
+    assert!(FastEmbedder::load_with(&ModelPaths::under(&models), zero).is_err());
 }
 
 #[test]
