@@ -148,7 +148,7 @@ fn json_body<T>(body: std::result::Result<Json<T>, JsonRejection>) -> std::resul
 
 /// Builds the router over `state`.
 pub fn router(state: Shared, options: ServerOptions) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/stats", get(stats))
         .route("/openapi.json", get(openapi_handler))
@@ -163,10 +163,18 @@ pub fn router(state: Shared, options: ServerOptions) -> Router {
         .route("/materials/for-skills", post(materials_handler))
         .route("/similar", post(similar_handler))
         .route("/duplicates", get(duplicates_handler))
-        .fallback(|| async { ApiError::not_found("no such endpoint (see /openapi.json)") })
+        .fallback(|| async { ApiError::not_found("no such endpoint (see /openapi.json)") });
+    limited(routes, &options).with_state(state)
+}
+
+/// The limits every route shares: body size and time.
+fn limited<S>(routes: Router<S>, options: &ServerOptions) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
         .layer(middleware::from_fn_with_state(options.request_timeout, limit_time))
-        .with_state(state)
 }
 
 /// Answers 408 with the usual error body when a request takes longer than allowed. The work on
@@ -289,14 +297,17 @@ async fn suggest_handler(
     if params.q.chars().count() > search::MAX_QUERY_CHARS {
         return Err(ApiError::bad_request("q is too long"));
     }
-    // A binary search and a short scan: cheap enough to answer on the async thread.
-    let loaded = state.get()?;
-    let suggestions = loaded.suggester.suggest(&params.q, lang.as_str(), &kinds, limit);
-    Ok(Json(SuggestResponse {
-        query: params.q,
-        lang: lang.to_string(),
-        suggestions,
-    }))
+    // Usually a binary search and a short scan, but a typo-tolerant scan can take milliseconds:
+    // off the async threads like every other index lookup.
+    blocking(&state, move |loaded| {
+        let suggestions = loaded.suggester.suggest(&params.q, lang.as_str(), &kinds, limit);
+        Ok(Json(SuggestResponse {
+            query: params.q,
+            lang: lang.to_string(),
+            suggestions,
+        }))
+    })
+    .await
 }
 
 async fn entity(
@@ -511,4 +522,56 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     eprintln!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    async fn status_of(app: Router, uri: &str) -> (StatusCode, serde_json::Value) {
+        let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// A handler that cannot finish inside the limit, whatever the machine's speed: real work
+    /// (clustering, embedding) can beat a tiny limit on a fast machine, a minute-long sleep cannot.
+    fn slow_and_fast_routes(limit: Duration) -> Router {
+        let options = ServerOptions {
+            request_timeout: limit,
+            ..ServerOptions::default()
+        };
+        let routes = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "late"
+                }),
+            )
+            .route("/fast", get(|| async { Json(json!({ "ok": true })) }));
+        limited(routes, &options)
+    }
+
+    #[tokio::test]
+    async fn a_request_over_its_time_gets_408_with_an_error_body() {
+        let app = slow_and_fast_routes(Duration::from_millis(20));
+        let (status, body) = status_of(app.clone(), "/slow").await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+        assert_eq!(body["error"]["code"], "timeout", "{body}");
+        assert!(
+            body["error"]["message"].as_str().is_some_and(|m| m.contains("20 ms")),
+            "{body}"
+        );
+        let (status, body) = status_of(app, "/fast").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["ok"], true);
+    }
 }

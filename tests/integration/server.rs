@@ -460,23 +460,6 @@ async fn similar_and_duplicates_give_evidence() {
 }
 
 #[tokio::test]
-async fn a_request_over_its_time_gets_408_with_an_error_body() {
-    let options = ServerOptions {
-        request_timeout: std::time::Duration::from_nanos(1),
-        ..ServerOptions::default()
-    };
-    // Clustering every material pair takes milliseconds on the blocking pool; 1 ns is over.
-    let (status, body) = call(
-        router(vector_state(), options),
-        "GET",
-        "/duplicates?kind=material&cross_source=false",
-        None,
-    )
-    .await;
-    assert_error(status, &body, StatusCode::REQUEST_TIMEOUT, "timeout");
-}
-
-#[tokio::test]
 async fn a_real_socket_serves_json() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
