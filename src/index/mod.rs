@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! index/
-//!   current -> gen-1763812345-4242
-//!   gen-1763812345-4242/
+//!   current -> gen-1763812345.000000000-4242
+//!   gen-1763812345.000000000-4242/
 //!     text/            tantivy
 //!     catalog.json.gz  every concept and relation (for `show`, matching, explanations)
 //!     vectors/         embedded labels and texts, HNSW graph (see [`vectors`])
@@ -70,6 +70,13 @@ pub struct BuildSummary {
 
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Seconds and nanoseconds since the epoch, then the process id (last, where abandoned-build
+/// cleanup reads it): two builds in one process within a second still get distinct names.
+fn generation_stamp() -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:09}-{}", since.as_secs(), since.subsec_nanos(), std::process::id())
 }
 
 fn create_dir(path: &Path) -> Result<()> {
@@ -180,7 +187,7 @@ pub fn build_from_catalog(
     if let Some(build) = vectors {
         build.hnsw.validate()?;
     }
-    let stamp = format!("{}-{}", unix_now(), std::process::id());
+    let stamp = generation_stamp();
     let building = root.join(format!("{BUILDING_PREFIX}{stamp}"));
     create_dir(&building.join(TEXT_DIR))?;
     let result = write_generation(&building, catalog, &report, started, vectors, progress);
