@@ -16,8 +16,9 @@ use crate::types::{Kind, Lang};
 pub struct SearchParams {
     pub q: String,
     pub lang: Option<String>,
-    /// Comma-separated kinds.
-    pub kind: Option<String>,
+    /// Kinds, comma-separated, repeated (`kind=a&kind=b`) or both.
+    #[serde(default)]
+    pub kind: Vec<String>,
     pub isco: Option<String>,
     pub source: Option<String>,
     pub eqf: Option<u8>,
@@ -57,7 +58,8 @@ pub struct SearchResponse {
 pub struct SuggestParams {
     pub q: String,
     pub lang: Option<String>,
-    pub kind: Option<String>,
+    #[serde(default)]
+    pub kind: Vec<String>,
     pub limit: Option<usize>,
 }
 
@@ -125,7 +127,8 @@ pub struct SimilarResponse {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DuplicatesParams {
-    pub kind: Option<String>,
+    #[serde(default)]
+    pub kind: Vec<String>,
     pub min_similarity: Option<f32>,
     /// Only pairs from different sources (default true: the alliance's question).
     pub cross_source: Option<bool>,

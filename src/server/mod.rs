@@ -14,13 +14,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
+// serde_html_form underneath: repeated keys (`kind=a&kind=b`) fill a Vec, which serde_urlencoded
+// (axum's own Query) rejects.
+use axum_extra::extract::{Query, QueryRejection};
 use serde_json::json;
 
 use crate::error::{Error, Result};

@@ -66,7 +66,11 @@ fn skills_body(extra: Value) -> Value {
 }
 
 pub fn document() -> Value {
-    let kinds = json!({ "type": "string", "description": "Comma-separated: occupation, skill, isco-group, skill-group, profile, concept, material" });
+    let kinds = json!({
+        "type": "array",
+        "items": { "type": "string" },
+        "description": "Repeated (kind=a&kind=b) or comma-separated (kind=a,b): occupation, skill, isco-group, skill-group, profile, concept, material"
+    });
     let object = json!({ "type": "object", "additionalProperties": true });
     json!({
         "openapi": "3.0.3",

@@ -157,6 +157,23 @@ async fn search_returns_hits_with_evidence_and_facets_over_all_candidates() {
     .await;
     let kinds = body["facets"]["kind"].as_object().unwrap();
     assert_eq!(kinds.keys().collect::<Vec<_>>(), ["material"], "{body}");
+    // Several kinds: repeated keys and a comma list ask the same thing, and only those kinds.
+    let (_, body) = call(app(vector_state()), "GET", "/search?q=data&limit=50", None).await;
+    let all_kinds: Vec<String> = body["facets"]["kind"].as_object().unwrap().keys().cloned().collect();
+    assert!(all_kinds.len() >= 3, "a query over several kinds is needed: {body}");
+    let wanted = &all_kinds[..2];
+    let mut answers = Vec::new();
+    for uri in [
+        format!("/search?q=data&limit=50&kind={}&kind={}", wanted[0], wanted[1]),
+        format!("/search?q=data&limit=50&kind={},{}", wanted[0], wanted[1]),
+    ] {
+        let (status, body) = call(app(vector_state()), "GET", &uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        let kinds: Vec<String> = body["facets"]["kind"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(kinds, wanted, "{uri}: {body}");
+        answers.push(body["hits"].clone());
+    }
+    assert_eq!(answers[0], answers[1]);
     // Text mode on the index without vectors: degraded with a notice.
     let (status, body) = call(app(text_state()), "GET", "/search?q=nurse&mode=hybrid", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -175,6 +192,8 @@ async fn bad_search_parameters_are_400_with_a_stable_code() {
         "/search?q=nurse&eqf=9",
         "/search?q=nurse&mode=fuzzy",
         "/search?q=nurse&kind=planet",
+        "/search?q=nurse&kind=skill&kind=planet",
+        "/search?q=nurse&q=welder",
         "/search?q=nurse&lang=english",
         "/search?q=nurse&isco=22x",
         "/search?q=nurse&unknown=1",
