@@ -87,6 +87,9 @@ struct RecallArgs {
     samples: usize,
     #[arg(long, default_value_t = 10)]
     k: usize,
+    /// Search width to measure instead of the one the index was built with.
+    #[arg(long)]
+    ef_search: Option<usize>,
 }
 
 #[derive(Args)]
@@ -655,10 +658,14 @@ fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn run_recall(config: &Config, args: RecallArgs) -> anyhow::Result<()> {
-    let opened = OccuIndex::open(&config.index_dir)?;
-    let Some(store) = &opened.vectors else {
+    let mut opened = OccuIndex::open(&config.index_dir)?;
+    let Some(store) = &mut opened.vectors else {
         return Err(Error::InvalidRequest("the index has no vectors (built with --embed none)".into()).into());
     };
+    if let Some(ef_search) = args.ef_search {
+        store.set_ef_search(ef_search)?;
+    }
+    let store = &*store;
     let started = std::time::Instant::now();
     let recall = index::vectors::measure_recall(store, args.samples, args.k)?;
     println!(
@@ -668,7 +675,7 @@ fn run_recall(config: &Config, args: RecallArgs) -> anyhow::Result<()> {
         args.samples.min(store.len()),
         store.len(),
         if store.has_graph() { "HNSW" } else { "exact scan" },
-        config.hnsw.ef_search,
+        store.ef_search(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
