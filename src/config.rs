@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::embed::{ModelPaths, ModelVariant};
 use crate::error::{Error, Result};
 use crate::index::{FieldWeights, HnswParams};
 use crate::search::Fusion;
@@ -22,15 +23,24 @@ pub struct Config {
     pub data: Vec<PathBuf>,
     /// Embedding model and ONNX Runtime (`scripts/setup` fills `models/`), and the embedding cache.
     pub models_dir: PathBuf,
+    /// Which copy of the embedding model to load (`int8`, the default, or `q4`).
+    pub model: ModelVariant,
     pub search: SearchConfig,
     pub hnsw: HnswParams,
+}
+
+impl Config {
+    /// The model files and runtime this configuration loads.
+    pub fn model_paths(&self, models_dir: Option<&Path>) -> ModelPaths {
+        ModelPaths::variant_under(models_dir.unwrap_or(&self.models_dir), self.model)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchConfig {
     pub default_limit: usize,
     pub weights: FieldWeights,
-    /// How hybrid search fuses; `None`: the index's default ([`Fusion::for_index`]).
+    /// How hybrid search fuses; `None`: the default ([`Fusion::Learned`]).
     pub fusion: Option<Fusion>,
     /// Query vectors kept in memory (0: embed every query anew).
     pub query_cache: usize,
@@ -42,6 +52,7 @@ impl Default for Config {
             index_dir: PathBuf::from("index"),
             data: vec![PathBuf::from("../shared/data")],
             models_dir: PathBuf::from("models"),
+            model: ModelVariant::default(),
             search: SearchConfig {
                 default_limit: 10,
                 weights: FieldWeights::default(),
@@ -60,6 +71,7 @@ struct FileConfig {
     index_dir: Option<PathBuf>,
     data: Option<Vec<PathBuf>>,
     models_dir: Option<PathBuf>,
+    model: Option<ModelVariant>,
     #[serde(default)]
     search: FileSearchConfig,
     hnsw: Option<HnswParams>,
@@ -109,6 +121,9 @@ impl Config {
             if let Some(dir) = parsed.models_dir {
                 config.models_dir = dir;
             }
+            if let Some(model) = parsed.model {
+                config.model = model;
+            }
             if let Some(hnsw) = parsed.hnsw {
                 config.hnsw = hnsw;
             }
@@ -118,6 +133,10 @@ impl Config {
         }
         if let Some(dir) = env("OCCUSEARCH_MODELS") {
             config.models_dir = PathBuf::from(dir);
+        }
+        if let Some(model) = env("OCCUSEARCH_MODEL") {
+            config.model = ModelVariant::parse(&model)
+                .ok_or_else(|| Error::Config(format!("OCCUSEARCH_MODEL={model:?} is not int8 or q4")))?;
         }
         if let Some(data) = env("OCCUSEARCH_DATA") {
             config.data = std::env::split_paths(&data).collect();

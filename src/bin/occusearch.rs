@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use occusearch::config::Config;
-use occusearch::embed::{Embedder, EmbeddingCache, FastEmbedder, ModelPaths, SessionPlan};
+use occusearch::embed::{Embedder, EmbeddingCache, FastEmbedder, SessionPlan};
 use occusearch::eval;
 use occusearch::index::{self, BuildProgress, EmbedScope, OccuIndex};
 use occusearch::ingest::IngestOptions;
@@ -54,6 +54,27 @@ enum Command {
     Serve(ServeArgs),
     /// Measure the HNSW graph's recall@k against an exact scan on the index's own vectors.
     Recall(RecallArgs),
+    /// Fit the learned fusion on held-out alternative labels of the data (never on MELO) and
+    /// write its weights (compiled in from src/search/ranker.json).
+    TrainRanker(TrainArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Data directory or file; repeat for several [default: ../shared/data, or OCCUSEARCH_DATA].
+    #[arg(long = "data")]
+    data: Vec<PathBuf>,
+    /// Held-out labels to ask for.
+    #[arg(long, default_value_t = eval::training::TrainingSettings::default().queries)]
+    queries: usize,
+    #[arg(long, default_value_t = eval::training::TrainingSettings::default().seed)]
+    seed: u64,
+    /// Where to write the weights.
+    #[arg(long, default_value = "src/search/ranker.json")]
+    out: PathBuf,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -106,14 +127,24 @@ struct EvalArgs {
     /// Language of the queries when it differs from the corpus's.
     #[arg(long)]
     query_lang: Option<String>,
-    /// Run every MELO dataset folder inside this directory.
-    #[arg(long, required_unless_present = "corpus")]
+    /// Run every MELO dataset folder inside this directory (corpus-only: a temporary index each).
+    #[arg(long, required_unless_present_any = ["corpus", "linking"])]
     melo_dir: Option<PathBuf>,
+    /// Product benchmark: the job titles of every monolingual MELO folder in this directory against
+    /// the served index (--index), kinds occupation and isco-group, scored by their ESCO concept.
+    #[arg(long, conflicts_with_all = ["melo_dir", "corpus"])]
+    linking: Option<PathBuf>,
+    /// With --linking: queries per country, drawn with --seed (0: every query).
+    #[arg(long, default_value_t = eval::linking::DEFAULT_SAMPLE)]
+    sample: usize,
+    /// With --linking: the sample's seed.
+    #[arg(long, default_value_t = eval::linking::DEFAULT_SEED)]
+    seed: u64,
     /// Retrieval mode: text, vector or hybrid (hybrid with the default fusion measured best on MELO dev; README).
     #[arg(long, default_value = "hybrid")]
     mode: String,
-    /// Fusion for hybrid: rrf or weighted.
-    #[arg(long, default_value = "weighted")]
+    /// Fusion for hybrid: learned (the default of search and serve), rrf or weighted.
+    #[arg(long, default_value = "learned")]
     fusion: String,
     /// RRF k.
     #[arg(long, default_value_t = 60.0)]
@@ -256,7 +287,7 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     let model = match scope {
         EmbedScope::None => None,
         _ => {
-            let embedder = FastEmbedder::load(&ModelPaths::under(&models))
+            let embedder = FastEmbedder::load(&config.model_paths(Some(&models)))
                 .context("loading the embedding model (run scripts/setup, or build text-only with --embed none)")?;
             let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
             Some((embedder, cache))
@@ -354,7 +385,7 @@ fn open_searcher(config: &Config, models: Option<PathBuf>, plan: SessionPlan) ->
     let opened = OccuIndex::open(&config.index_dir)?;
     let embedder: Result<Arc<dyn Embedder>, Error> = if opened.manifest.vectors.is_some() {
         let models = models.unwrap_or_else(|| config.models_dir.clone());
-        FastEmbedder::load_with(&ModelPaths::under(&models), plan).map(|e| Arc::new(e) as Arc<dyn Embedder>)
+        FastEmbedder::load_with(&config.model_paths(Some(&models)), plan).map(|e| Arc::new(e) as Arc<dyn Embedder>)
     } else {
         Err(Error::Model("not needed".into()))
     };
@@ -505,6 +536,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let mode = eval::Mode::parse(&args.mode)
         .ok_or_else(|| Error::InvalidRequest(format!("--mode {:?} is not text, vector or hybrid", args.mode)))?;
     let fusion = match args.fusion.as_str() {
+        "learned" => Fusion::Learned,
         "rrf" => Fusion::Rrf {
             k: args.rrf_k,
             text_weight: 1.0,
@@ -513,13 +545,18 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         "weighted" => Fusion::Weighted {
             vector_ratio: args.vector_ratio,
         },
-        other => return Err(Error::InvalidRequest(format!("--fusion {other:?} is not rrf or weighted")).into()),
+        other => {
+            return Err(Error::InvalidRequest(format!("--fusion {other:?} is not learned, rrf or weighted")).into())
+        }
     };
+    if let Some(dir) = &args.linking {
+        return run_linking(config, &args, dir, mode, fusion);
+    }
     let (embedder, cache) = if mode == eval::Mode::Text {
         (None, None)
     } else {
         let models = args.models.clone().unwrap_or_else(|| config.models_dir.clone());
-        let embedder = FastEmbedder::load(&ModelPaths::under(&models))?;
+        let embedder: Arc<dyn Embedder> = Arc::new(FastEmbedder::load(&config.model_paths(Some(&models)))?);
         let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
         (Some(embedder), Some(cache))
     };
@@ -547,7 +584,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         mode,
         weights: config.search.weights,
         fusion,
-        embedder: embedder.as_ref().map(|e| e as &dyn occusearch::embed::Embedder),
+        embedder,
         cache: cache.as_ref(),
         progress: &progress,
     };
@@ -623,6 +660,40 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The product benchmark over the served index, through the same searcher as `serve`.
+fn run_linking(
+    config: &Config,
+    args: &EvalArgs,
+    dir: &std::path::Path,
+    mode: Mode,
+    fusion: Fusion,
+) -> anyhow::Result<()> {
+    let tasks = eval::linking::linking_tasks(dir, args.sample, args.seed)?;
+    let searcher = open_searcher(config, args.models.clone(), SessionPlan::default())?.with_fusion(fusion);
+    let total: usize = tasks.iter().map(|t| t.queries.len()).sum();
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("queries [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let report = eval::linking::run_linking(&searcher, &tasks, Some(mode), &|done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        report.write_table(&mut out)?;
+        if let Some(notice) = searcher.vector_unavailable().filter(|_| mode != Mode::Text) {
+            writeln!(out, "notice: answered from text only ({notice})")?;
+        }
+        eprintln!("{total} queries in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
 fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     if args.openapi {
         println!("{:#}", occusearch::server::openapi_document());
@@ -681,6 +752,37 @@ fn run_recall(config: &Config, args: RecallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_train(config: &Config, args: TrainArgs) -> anyhow::Result<()> {
+    let data = if args.data.is_empty() {
+        config.data.clone()
+    } else {
+        args.data
+    };
+    let models = args.models.unwrap_or_else(|| config.models_dir.clone());
+    let embedder: Arc<dyn Embedder> = Arc::new(FastEmbedder::load(&config.model_paths(Some(&models)))?);
+    let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
+    let settings = eval::training::TrainingSettings {
+        queries: args.queries,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let scratch = tempfile::tempdir().context("creating a temporary index directory")?;
+    let bar = ProgressBar::new(settings.queries as u64);
+    let (ranker, report) =
+        eval::training::train_ranker(&data, embedder, &cache, settings, scratch.path(), &|_, done, _| {
+            bar.set_position(done as u64)
+        })?;
+    bar.finish_and_clear();
+    let text = serde_json::to_string_pretty(&ranker)? + "\n";
+    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    println!("weights written to {} (rebuild to compile them in)", args.out.display());
+    for (name, weight) in ranker.features.iter().zip(&ranker.weights) {
+        println!("  {name:<24} {weight:+.3}");
+    }
+    Ok(())
+}
+
 fn exit_code(error: &anyhow::Error) -> u8 {
     match error.downcast_ref::<Error>() {
         Some(Error::Io { .. }) => 3,
@@ -712,6 +814,7 @@ fn main() -> ExitCode {
             Command::Eval(args) => run_eval(&config, args),
             Command::Recall(args) => run_recall(&config, args),
             Command::Serve(args) => run_serve(&config, args),
+            Command::TrainRanker(args) => run_train(&config, args),
         }
     })();
     let broken_pipe = |error: &anyhow::Error| {

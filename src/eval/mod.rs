@@ -3,7 +3,9 @@
 //! corpus in a temporary index, runs every query, writes the top-100 run in TREC format and
 //! computes the metrics of [`metrics`]. Nothing but the given files is used.
 
+pub mod linking;
 pub mod metrics;
+pub mod training;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -13,12 +15,14 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::embed::{dot, embed_cached, Embedder, EmbeddingCache, TextKind};
+use std::sync::Arc;
+
+use crate::embed::{Embedder, EmbeddingCache};
 use crate::error::{Error, InputError, Position, Result};
 use crate::index::{self, FieldWeights, OccuIndex};
 use crate::ingest::{Catalog, IngestReport};
-use crate::search::fusion::{fuse, Fusion};
-use crate::search::{search, SearchRequest};
+use crate::search::fusion::Fusion;
+use crate::search::{SearchRequest, Searcher};
 use crate::types::{Concept, ConceptId, Kind, Lang, LanguageLabels};
 use metrics::{evaluate, trec_order, Qrels, QueryMetrics, Scored, RUN_DEPTH};
 
@@ -101,20 +105,9 @@ pub struct EvalSettings<'a> {
     pub weights: FieldWeights,
     pub fusion: Fusion,
     /// Needed by the vector and hybrid modes.
-    pub embedder: Option<&'a dyn Embedder>,
+    pub embedder: Option<Arc<dyn Embedder>>,
     pub cache: Option<&'a EmbeddingCache>,
     pub progress: &'a (dyn Fn(&str, usize, usize) + Sync),
-}
-
-/// Cosine top-`k` by exact scan over unit vectors (the eval corpora hold at most ~34k).
-fn exact_top(corpus: &[Vec<f32>], query: &[f32], k: usize) -> Vec<(usize, f32)> {
-    let mut scored: Vec<(usize, f32)> = corpus.iter().enumerate().map(|(i, v)| (i, dot(v, query))).collect();
-    if scored.len() > k {
-        scored.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
-        scored.truncate(k);
-    }
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    scored
 }
 
 /// One evaluation task: three files and the query language.
@@ -156,9 +149,11 @@ pub struct EvalResult {
     pub run: BTreeMap<String, Vec<Scored>>,
 }
 
-/// The corpus as a catalogue: every element its own concept (the unit the qrels judge).
+/// The corpus as a catalogue: one concept per MELO concept (`C000123`), its surface forms as
+/// labels (`_000`, the preferred one, first; the others alternative), so that ranking happens
+/// on concepts exactly as in the served index.
 fn corpus_catalog(elements: &[(String, String)], corpus_path: &Path) -> Result<(Catalog, Lang)> {
-    let mut catalog = Catalog::default();
+    let mut concepts: BTreeMap<&str, Concept> = BTreeMap::new();
     let mut corpus_lang = None;
     for (index, (id, text)) in elements.iter().enumerate() {
         let lang = lang_of_element(id).ok_or_else(|| {
@@ -170,19 +165,43 @@ fn corpus_catalog(elements: &[(String, String)], corpus_path: &Path) -> Result<(
             })
         })?;
         corpus_lang.get_or_insert_with(|| lang.clone());
-        let mut concept = Concept::new(ConceptId::new(id.clone()), Kind::Occupation, "eval");
-        concept.labels.insert(
-            lang,
-            LanguageLabels {
-                preferred: Some(text.clone()),
-                ..Default::default()
-            },
-        );
+        let concept_id = concept_of_element(id);
+        let concept = concepts
+            .entry(concept_id)
+            .or_insert_with(|| Concept::new(ConceptId::new(concept_id), Kind::Occupation, "eval"));
+        let labels: &mut LanguageLabels = concept.labels.entry(lang).or_default();
+        if labels.preferred.is_none() {
+            labels.preferred = Some(text.clone());
+        } else {
+            labels.alternative.push(text.clone());
+        }
+    }
+    let mut catalog = Catalog::default();
+    for (_, mut concept) in concepts {
+        concept.labels.values_mut().for_each(LanguageLabels::normalise);
         catalog.merge(concept);
     }
     let lang = corpus_lang
         .ok_or_else(|| Error::InvalidRequest(format!("{} holds no corpus elements", corpus_path.display())))?;
     Ok((catalog, lang))
+}
+
+/// The element of `concept` whose surface form is `label` (folded whitespace), else its first.
+fn element_of<'a>(
+    concept: &str,
+    label: Option<&str>,
+    elements_of_concept: &HashMap<&'a str, Vec<&'a str>>,
+    text_of: &HashMap<&str, &str>,
+) -> Option<&'a str> {
+    let elements = elements_of_concept.get(concept)?;
+    label
+        .and_then(|label| {
+            elements
+                .iter()
+                .find(|e| text_of.get(*e).is_some_and(|t| t.trim() == label))
+        })
+        .or_else(|| elements.first())
+        .copied()
 }
 
 /// Concepts whose other surface forms are listed right after the diverse head of the run.
@@ -225,9 +244,11 @@ pub fn aggregate_to_concepts(ranked: &[Scored], elements_of_concept: &HashMap<&s
         .collect()
 }
 
-/// Runs one task in a temporary index under `scratch`.
+/// Runs one task in a temporary index under `scratch`: the corpus becomes concepts, every
+/// query goes through the same [`Searcher`] as `search` and `serve`, and the ranked concepts are
+/// expanded to their surface forms only to write the run that trec_eval's metrics read.
 pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) -> Result<EvalResult> {
-    let (mode, weights) = (settings.mode, &settings.weights);
+    let mode = settings.mode;
     let started = Instant::now();
     let elements = read_pairs(&task.corpus)?;
     let queries = read_pairs(&task.queries)?;
@@ -237,91 +258,78 @@ pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) ->
     for (id, _) in &elements {
         elements_of_concept.entry(concept_of_element(id)).or_default().push(id);
     }
+    let text_of: HashMap<&str, &str> = elements.iter().map(|(id, t)| (id.as_str(), t.as_str())).collect();
     let root = scratch.join(if task.name.is_empty() { "task" } else { &task.name });
+    let embedder = match mode {
+        Mode::Text => None,
+        Mode::Vector | Mode::Hybrid => match (&settings.embedder, settings.cache) {
+            (Some(embedder), Some(cache)) => Some((embedder.clone(), cache)),
+            _ => {
+                return Err(Error::Model(format!(
+                    "--mode {} needs the embedding model (run scripts/setup)",
+                    mode.as_str()
+                )))
+            }
+        },
+    };
+    let vector_build = embedder.as_ref().map(|(embedder, cache)| index::VectorBuild {
+        embedder: embedder.as_ref(),
+        cache,
+        scope: index::EmbedScope::Default,
+        // Exact cosine: the measure is of ranking, not of the graph's recall (`recall` measures that).
+        hnsw: index::HnswParams {
+            exact_below: usize::MAX,
+            ..index::HnswParams::default()
+        },
+    });
+    let corpus_total = elements.len();
+    let progress = |done: u64| (settings.progress)("corpus", done as usize, corpus_total);
     index::build_from_catalog(
         &catalog,
         IngestReport::default(),
         &root,
         Instant::now(),
-        None,
-        &index::NoProgress,
+        vector_build.as_ref(),
+        &EmbedProgress(&progress),
     )?;
     let opened = OccuIndex::open(&root)?;
+    let searcher = match &embedder {
+        Some((embedder, _)) => Searcher::new(opened, Ok(embedder.clone()))?,
+        None => Searcher::text_only(opened),
+    }
+    .with_weights(settings.weights)
+    .with_fusion(settings.fusion);
     let query_lang = task.query_lang.clone().unwrap_or_else(|| corpus_lang.clone());
     // Same language: that language's analyzer. Cross-lingual: every analyzer (the corpus holds one
     // language, so no filter is lost).
     let lang = (query_lang == corpus_lang).then_some(corpus_lang);
-    // Deeper than the run: aggregation folds several elements into one concept.
-    let depth = RUN_DEPTH * 3;
-    let vectors = match mode {
-        Mode::Text => None,
-        Mode::Vector | Mode::Hybrid => {
-            let (Some(embedder), Some(cache)) = (settings.embedder, settings.cache) else {
-                return Err(Error::Model(format!(
-                    "--mode {mode:?} needs the embedding model (run scripts/setup)"
-                )));
-            };
-            let corpus_texts: Vec<&str> = elements.iter().map(|(_, t)| t.as_str()).collect();
-            let query_texts: Vec<&str> = queries.iter().map(|(_, t)| t.as_str()).collect();
-            let report = |what: &'static str, total: usize| move |done: usize| (settings.progress)(what, done, total);
-            let corpus = embed_cached(
-                embedder,
-                cache,
-                &corpus_texts,
-                TextKind::Query,
-                &report("corpus", corpus_texts.len()),
-            )?;
-            let queries = embed_cached(
-                embedder,
-                cache,
-                &query_texts,
-                TextKind::Query,
-                &report("queries", query_texts.len()),
-            )?;
-            Some((corpus, queries))
-        }
-    };
     let run: BTreeMap<String, Vec<Scored>> = queries
         .par_iter()
-        .enumerate()
-        .map(|(position, (id, text))| {
-            let text_list: Vec<(String, f64)> = if mode == Mode::Vector {
-                Vec::new()
-            } else {
-                let mut request = SearchRequest::new(text.clone());
-                request.lang = lang.clone();
-                request.limit = depth;
-                match search(&opened, &request, weights) {
-                    Ok(hits) => hits.into_iter().map(|h| (h.id, h.score)).collect(),
-                    // An empty or over-long query has no text answer; it scores 0 like any miss.
-                    Err(Error::InvalidRequest(_)) => Vec::new(),
-                    Err(other) => return Err(other),
-                }
+        .map(|(id, text)| {
+            let mut request = SearchRequest::new(text.clone());
+            request.lang = lang.clone();
+            request.limit = RUN_DEPTH;
+            request.mode = Some(mode);
+            let hits = match searcher.search(&request) {
+                Ok(results) => results.hits,
+                // An empty or over-long query has no answer; it scores 0 like any miss.
+                Err(Error::InvalidRequest(_)) => Vec::new(),
+                Err(other) => return Err(other),
             };
-            let vector_list: Vec<(String, f64)> = match &vectors {
-                None => Vec::new(),
-                Some((corpus, query_vectors)) => exact_top(corpus, &query_vectors[position], depth)
-                    .into_iter()
-                    .map(|(index, score)| (elements[index].0.clone(), f64::from(score)))
-                    .collect(),
-            };
-            let ranked: Vec<Scored> = match mode {
-                Mode::Text => text_list
-                    .into_iter()
-                    .map(|(doc, score)| Scored { doc, score })
-                    .collect(),
-                Mode::Vector => vector_list
-                    .into_iter()
-                    .map(|(doc, score)| Scored { doc, score })
-                    .collect(),
-                Mode::Hybrid => fuse(&text_list, &vector_list, settings.fusion)
-                    .into_iter()
-                    .map(|f| Scored {
-                        doc: f.id,
-                        score: f.score,
+            let ranked: Vec<Scored> = hits
+                .iter()
+                .filter_map(|hit| {
+                    let label = hit
+                        .vector
+                        .as_ref()
+                        .map(|v| v.label.as_str())
+                        .or(hit.matched_label.as_deref());
+                    element_of(&hit.id, label, &elements_of_concept, &text_of).map(|element| Scored {
+                        doc: element.to_string(),
+                        score: hit.score,
                     })
-                    .collect(),
-            };
+                })
+                .collect();
             Ok((
                 id.clone(),
                 trec_order(aggregate_to_concepts(&ranked, &elements_of_concept)),
@@ -329,6 +337,7 @@ pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) ->
         })
         .collect::<Result<_>>()?;
     let (metrics, _) = evaluate(&run, &qrels);
+    drop(searcher);
     let _ = std::fs::remove_dir_all(&root);
     Ok(EvalResult {
         name: task.name.clone(),
@@ -338,6 +347,17 @@ pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) ->
         seconds: started.elapsed().as_secs_f64(),
         run,
     })
+}
+
+/// Reports the embedding stage of a build as eval progress.
+struct EmbedProgress<'a>(&'a (dyn Fn(u64) + Sync));
+
+impl index::BuildProgress for EmbedProgress<'_> {
+    fn stage(&self, _: &str, _: u64) {}
+    fn advance(&self, done: u64) {
+        (self.0)(done)
+    }
+    fn finish_stage(&self) {}
 }
 
 /// Writes a run in TREC format: `query Q0 document rank score run-name`.

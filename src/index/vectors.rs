@@ -40,10 +40,11 @@ const GRAPH_BASENAME: &str = "graph";
 pub enum EmbedScope {
     /// No vectors: text search only.
     None,
-    /// The quick-start subset (about 21,000 texts, a few minutes on 2 cores): English preferred
-    /// labels of every concept, English alternative labels of profiles and materials, and the
-    /// English descriptions of profiles, materials and body-of-knowledge concepts. Every other
-    /// language reaches these through the multilingual model (a German query finds an English label).
+    /// The quick-start scope: every label a job title can meet, in every language the data has:
+    /// the preferred and alternative labels of occupations, ISCO groups, profiles, materials and
+    /// body-of-knowledge concepts, the preferred label of every other concept (skills, skill
+    /// groups) in each of its languages, and the descriptions of profiles, materials and
+    /// body-of-knowledge concepts. About 360,000 distinct texts on `../shared/data`.
     #[default]
     Default,
     /// Every preferred and alternative label in every language, and every description (~464,000
@@ -143,7 +144,6 @@ pub fn plan(catalog: &Catalog, scope: EmbedScope) -> VectorEntries {
     if scope == EmbedScope::None {
         return planned;
     }
-    let english = Lang::english();
     for concept in catalog.concepts.values() {
         let position = planned.concepts.len() as u32;
         let mut entries: Vec<VectorEntry> = Vec::new();
@@ -159,15 +159,18 @@ pub fn plan(catalog: &Catalog, scope: EmbedScope) -> VectorEntries {
                 });
             }
         };
+        let full = scope == EmbedScope::Full;
         for (lang, labels) in &concept.labels {
-            let full = scope == EmbedScope::Full;
-            if !full && *lang != english {
-                continue;
-            }
             if let Some(preferred) = &labels.preferred {
                 add(lang, EmbeddedField::Preferred, preferred);
             }
-            let alternatives = full || matches!(concept.kind, Kind::Profile | Kind::Material);
+            // Skills have ~5 alternative labels a language: 150,000 more texts, which the text
+            // side already matches word for word; `full` embeds them.
+            let alternatives = full
+                || matches!(
+                    concept.kind,
+                    Kind::Occupation | Kind::IscoGroup | Kind::Profile | Kind::Material | Kind::Concept
+                );
             if alternatives {
                 for alternative in &labels.alternative {
                     add(lang, EmbeddedField::Alternative, alternative);

@@ -149,11 +149,14 @@ impl Row<'_> {
     }
 
     /// A multi-valued cell: one value per line, trailing commas trimmed (the ESCO convention).
+    /// The collection files (`*Collection_*.csv`) join values with ` | ` instead, in `altLabels`
+    /// as in `broaderConceptUri`, so that separator splits too (no ESCO label contains it).
     pub fn list(&self, column: &str) -> std::result::Result<Vec<String>, InputError> {
         Ok(self
             .get(column)?
             .map(|cell| {
                 cell.lines()
+                    .flat_map(|line| line.split(" | "))
                     .map(|value| value.trim().trim_end_matches(',').trim().to_string())
                     .filter(|value| !value.is_empty())
                     .collect()
@@ -243,5 +246,20 @@ mod tests {
         let mut values = Vec::new();
         table.for_each(&mut errors, |row| values = row.list("inScheme").unwrap());
         assert_eq!(values, vec!["uri1", "uri2"]);
+    }
+
+    #[test]
+    fn list_splits_the_pipes_of_collection_files() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"altLabels\n\"Datenwissenschaftlerin | Data Scientist | Datenwissenschaftler\"\n")
+            .unwrap();
+        let mut table = Table::open(file.path(), Dialect::Csv).unwrap();
+        let mut errors = Vec::new();
+        let mut values = Vec::new();
+        table.for_each(&mut errors, |row| values = row.list("altLabels").unwrap());
+        assert_eq!(
+            values,
+            vec!["Datenwissenschaftlerin", "Data Scientist", "Datenwissenschaftler"]
+        );
     }
 }

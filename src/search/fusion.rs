@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-/// How to fuse; see [`Fusion::for_index`] for the defaults (chosen on the MELO dev sets, README).
+/// How to fuse; the default is [`Fusion::Learned`] (measured against the others in the README).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "method", rename_all = "lowercase")]
 pub enum Fusion {
@@ -21,14 +21,16 @@ pub enum Fusion {
     Weighted {
         vector_ratio: f64,
     },
+    /// The learned scorer of [`super::ranker`] over both sides' evidence (the default).
+    Learned,
 }
 
 impl Default for Fusion {
-    /// The blend measured best on MELO dev, where every label of the corpus is embedded: weighted
-    /// 0.8 (mean MRR 0.433; 0.7: 0.433, 0.9: 0.432; RRF k=60 1:1: 0.409, vector weight 3: 0.425;
-    /// vector alone 0.429; README).
+    /// The learned fusion: rank fusion and min–max blends ignore what a text match says (an
+    /// exact label in the query's language) and what a vector tie says (nothing), measured in the
+    /// README.
     fn default() -> Self {
-        Fusion::Weighted { vector_ratio: 0.8 }
+        Fusion::Learned
     }
 }
 
@@ -39,19 +41,6 @@ impl Fusion {
         text_weight: 1.0,
         vector_weight: 1.0,
     };
-
-    /// The default for an index: the measured blend when every label is embedded; RRF when only
-    /// English labels are (the default build). There a query in another language meets its own
-    /// labels only on the text side, and a min–max blend weighted to vectors lets a near-tie at the
-    /// top of the vector list ("Krankenpfleger" next to "plumber" with the small model) outrank
-    /// exact label matches; ranks do not magnify such ties.
-    pub fn for_index(every_label_embedded: bool) -> Fusion {
-        if every_label_embedded {
-            Fusion::default()
-        } else {
-            Fusion::RRF
-        }
-    }
 }
 
 /// A fused document with where it came from (ranks from 1).
@@ -100,6 +89,11 @@ pub fn fuse(text: &[(String, f64)], vector: &[(String, f64)], fusion: Fusion) ->
                 entry.score = part(entry.text_rank, text_weight) + part(entry.vector_rank, vector_weight);
             }
         }
+        Fusion::Learned => {
+            // Needs both sides' evidence, not just their lists: see [`learned`]. Here, with the
+            // lists alone, it falls back to RRF.
+            return fuse(text, vector, Fusion::RRF);
+        }
         Fusion::Weighted { vector_ratio } => {
             let (text_norm, vector_norm) = (min_max(text), min_max(vector));
             for entry in fused.values_mut() {
@@ -110,6 +104,34 @@ pub fn fuse(text: &[(String, f64)], vector: &[(String, f64)], fusion: Fusion) ->
         }
     }
     let mut list: Vec<Fused> = fused.into_values().collect();
+    list.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    list
+}
+
+/// The learned fusion: candidates ordered by the ranker's score of their features (ties by id),
+/// with their ranks in both lists.
+pub fn learned(
+    features: &[(String, [f64; super::ranker::FEATURES])],
+    text: &[(String, f64)],
+    vector: &[(String, f64)],
+    ranker: &super::ranker::Ranker,
+) -> Vec<Fused> {
+    let rank_in = |list: &[(String, f64)]| -> HashMap<String, usize> {
+        list.iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.clone(), i + 1))
+            .collect()
+    };
+    let (text_ranks, vector_ranks) = (rank_in(text), rank_in(vector));
+    let mut list: Vec<Fused> = features
+        .iter()
+        .map(|(id, x)| Fused {
+            id: id.clone(),
+            score: ranker.score(x),
+            text_rank: text_ranks.get(id).copied(),
+            vector_rank: vector_ranks.get(id).copied(),
+        })
+        .collect();
     list.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
     list
 }

@@ -6,6 +6,7 @@
 pub mod fusion;
 pub mod matching;
 pub mod query_cache;
+pub mod ranker;
 mod show;
 pub mod similar;
 pub mod suggest;
@@ -18,13 +19,14 @@ use serde::Serialize;
 pub use fusion::Fusion;
 pub use show::{find, show, ConceptView, LinkedConcept};
 
-use crate::analyze::{analyze_query, label_prefixes, Analyzer, QueryWord};
+use crate::analyze::{analyze_query, fold, label_prefixes, words as label_words, Analyzer, QueryWord};
 use crate::embed::{Embedder, TextKind};
 use crate::error::{Error, Result};
 use crate::index::vectors::{EmbeddedField, EntryFilter, VectorConcept, VectorEntry};
 use crate::index::{FieldWeights, OccuIndex, TextFilters, TextHit, VectorStore};
 use crate::types::{Kind, Lang};
 use query_cache::QueryCache;
+use ranker::Ranker;
 
 /// Most hits one request may ask for (offset + limit).
 pub const MAX_RESULTS: usize = 1000;
@@ -142,10 +144,21 @@ pub struct Hit {
 
 /// The label of a document that shares most query words, with those words.
 fn explain(hit: &TextHit, words: &[QueryWord]) -> (Option<String>, Vec<String>) {
+    explain_with(&mut HashMap::new(), hit, words)
+}
+
+/// [`explain`] with analyzers kept per language across the hits of one query.
+fn explain_with(
+    analyzers: &mut HashMap<String, Analyzer>,
+    hit: &TextHit,
+    words: &[QueryWord],
+) -> (Option<String>, Vec<String>) {
     let Some(lang) = Lang::parse(&hit.lang) else {
         return (None, Vec::new());
     };
-    let mut analyzer = Analyzer::for_lang(&lang);
+    let analyzer = analyzers
+        .entry(hit.lang.clone())
+        .or_insert_with(|| Analyzer::for_lang(&lang));
     let mut best: Option<(usize, &String, Vec<String>)> = None;
     for label in &hit.labels {
         let stems = analyzer.stems(label);
@@ -217,7 +230,7 @@ fn vector_candidates(
     query: &[f32],
     request: &SearchRequest,
     depth: usize,
-) -> Result<Vec<(usize, VectorEvidence)>> {
+) -> Result<Vec<(usize, VectorEvidence, usize)>> {
     let kinds = &request.kinds;
     let filter = |_: &VectorEntry, concept: &VectorConcept| {
         (kinds.is_empty() || kinds.contains(&concept.kind))
@@ -232,6 +245,12 @@ fn vector_candidates(
     let labels_per_concept = store.len().div_ceil(store.entries.concepts.len().max(1));
     let entries = (depth * (2 * labels_per_concept).clamp(2, 8)).max(64);
     let matches = store.search(query, entries, filtered.then_some(&filter as EntryFilter<'_>))?;
+    // How many of a concept's texts are among the nearest: agreement across its labels and
+    // languages is evidence of its own.
+    let mut labels: HashMap<u32, usize> = HashMap::new();
+    for m in &matches {
+        *labels.entry(store.entries.entries[m.entry].concept).or_default() += 1;
+    }
     let mut seen = HashSet::new();
     Ok(matches
         .into_iter()
@@ -247,6 +266,7 @@ fn vector_candidates(
                     field: entry.field,
                     similarity: m.similarity,
                 },
+                labels[&entry.concept],
             )
         })
         .collect())
@@ -299,11 +319,6 @@ impl Searcher {
                 (Some(embedder), None)
             }
         };
-        let every_label_embedded = index
-            .manifest
-            .vectors
-            .as_ref()
-            .is_some_and(|v| v.scope == crate::index::vectors::EmbedScope::Full);
         if let Some(reason) = &vector_unavailable {
             tracing::warn!("vector search off, answering from text: {reason}");
         }
@@ -312,7 +327,7 @@ impl Searcher {
             embedder,
             vector_unavailable,
             weights: FieldWeights::default(),
-            fusion: Fusion::for_index(every_label_embedded),
+            fusion: Fusion::default(),
             query_cache: QueryCache::new(DEFAULT_QUERY_CACHE),
         })
     }
@@ -367,7 +382,8 @@ impl Searcher {
         Ok(Some(vector))
     }
 
-    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+    /// Both retrievers' candidates for a request, before any ranking.
+    fn retrieve(&self, request: &SearchRequest) -> Result<Retrieved> {
         request.validate()?;
         let wanted = request.mode.unwrap_or(Mode::Hybrid);
         let (mode, notice) = match (wanted, &self.vector_unavailable) {
@@ -408,50 +424,136 @@ impl Searcher {
             }),
         };
         let (text, vector) = (text?, vector?);
-        let text_list: Vec<(String, f64)> = text.iter().map(|h| (h.id.clone(), f64::from(h.score))).collect();
         let store = self.index.vectors.as_ref();
-        let vector_list: Vec<(String, f64)> = match store {
+        let (vector_ids, vector_kinds): (Vec<String>, Vec<Kind>) = match store {
             Some(store) => vector
                 .iter()
-                .map(|(c, e)| (store.entries.concepts[*c].id.clone(), f64::from(e.similarity)))
-                .collect(),
-            None => Vec::new(),
+                .map(|(c, _, _)| (store.entries.concepts[*c].id.clone(), store.entries.concepts[*c].kind))
+                .unzip(),
+            None => Default::default(),
         };
-        let fused = match mode {
-            Mode::Text => fusion::ranked(&text_list, true),
-            Mode::Vector => fusion::ranked(&vector_list, false),
-            Mode::Hybrid => fusion::fuse(&text_list, &vector_list, self.fusion),
+        // Which label each text hit matched, on which words: evidence for the learned fusion and
+        // the explanation shown with a hit.
+        let mut analyzers = HashMap::new();
+        let explanations: Vec<(Option<String>, Vec<String>)> =
+            text.iter().map(|h| explain_with(&mut analyzers, h, &words)).collect();
+        Ok(Retrieved {
+            mode,
+            notice,
+            words,
+            text,
+            explanations,
+            vector,
+            vector_ids,
+            vector_kinds,
+        })
+    }
+
+    /// Every candidate of a request with its learned-fusion features, in no particular order
+    /// (what `train-ranker` learns from: the same retrieval as [`Searcher::search`]).
+    pub fn candidate_features(&self, request: &SearchRequest) -> Result<Vec<(String, [f64; ranker::FEATURES])>> {
+        let retrieved = self.retrieve(request)?;
+        Ok(retrieved.features(&request.query))
+    }
+
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        // A language the index holds no labels in would filter every text hit away: search every
+        // language instead, and say so.
+        let unknown_lang = request
+            .lang
+            .as_ref()
+            .filter(|lang| !self.index.manifest.counts.labels_per_lang.contains_key(*lang));
+        let mut retrieved = match unknown_lang {
+            Some(_) => self.retrieve(&SearchRequest {
+                lang: None,
+                ..request.clone()
+            })?,
+            None => self.retrieve(request)?,
         };
+        if let Some(lang) = unknown_lang {
+            {
+                let known: Vec<&str> = self
+                    .index
+                    .manifest
+                    .counts
+                    .labels_per_lang
+                    .keys()
+                    .map(Lang::as_str)
+                    .collect();
+                let notice = format!(
+                    "the index holds no labels in {lang:?}; labels are shown in English or the language that matched (languages held: {})",
+                    known.join(", ")
+                );
+                retrieved.notice = Some(match retrieved.notice.take() {
+                    Some(earlier) => format!("{earlier}; {notice}"),
+                    None => notice,
+                });
+            }
+        }
+        let Retrieved {
+            mode,
+            ref text,
+            ref vector,
+            ref vector_ids,
+            ..
+        } = retrieved;
+        let text_list: Vec<(String, f64)> = text.iter().map(|h| (h.id.clone(), f64::from(h.score))).collect();
+        let vector_list: Vec<(String, f64)> = vector_ids
+            .iter()
+            .zip(vector)
+            .map(|(id, (_, e, _))| (id.clone(), f64::from(e.similarity)))
+            .collect();
+        let fused = match (mode, self.fusion) {
+            (Mode::Text, _) => fusion::ranked(&text_list, true),
+            (Mode::Vector, _) => fusion::ranked(&vector_list, false),
+            (Mode::Hybrid, Fusion::Learned) => fusion::learned(
+                &retrieved.features(&request.query),
+                &text_list,
+                &vector_list,
+                Ranker::builtin(),
+            ),
+            (Mode::Hybrid, other) => fusion::fuse(&text_list, &vector_list, other),
+        };
+        let store = self.index.vectors.as_ref();
         let candidates = fused.len();
         let candidate_ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
-        let text_by_id: HashMap<&str, &TextHit> = text.iter().map(|h| (h.id.as_str(), h)).collect();
-        let vector_by_id: HashMap<&str, &(usize, VectorEvidence)> = vector_list
+        let text_by_id: HashMap<&str, usize> = text.iter().enumerate().map(|(i, h)| (h.id.as_str(), i)).collect();
+        let vector_by_id: HashMap<&str, &(usize, VectorEvidence, usize)> = vector_ids
             .iter()
-            .zip(&vector)
-            .map(|((id, _), found)| (id.as_str(), found))
+            .zip(vector)
+            .map(|(id, found)| (id.as_str(), found))
             .collect();
         let hits = fused
             .into_iter()
             .skip(request.offset)
             .take(request.limit)
             .filter_map(|f| {
-                let text_hit = text_by_id.get(f.id.as_str()).copied();
+                let text_position = text_by_id.get(f.id.as_str()).copied();
+                let text_hit = text_position.map(|i| &text[i]);
                 let vector_hit = vector_by_id.get(f.id.as_str()).copied();
                 let concept = store.and_then(|s| s.concept(&f.id));
-                let (matched_label, matched_terms) = text_hit.map(|h| explain(h, &words)).unwrap_or_default();
-                let display = concept.and_then(|c| c.label_in(request.lang.as_ref().map(Lang::as_str)));
+                let (matched_label, matched_terms) = text_position
+                    .map(|i| retrieved.explanations[i].clone())
+                    .unwrap_or_default();
+                let matched_lang = match (&matched_label, text_hit, vector_hit) {
+                    (Some(_), Some(h), _) => Some(h.lang.clone()),
+                    (None, _, Some((_, evidence, _))) => Some(evidence.lang.clone()),
+                    _ => None,
+                };
+                // The label in the language asked for, else in the language of the label that
+                // matched (the query's own language, most likely), else English.
+                let wanted = request
+                    .lang
+                    .as_ref()
+                    .map(|l| l.as_str().to_string())
+                    .or_else(|| matched_lang.clone());
+                let display = concept.and_then(|c| c.label_in(wanted.as_deref()));
                 let (label, lang) = match (text_hit, display) {
-                    (Some(h), _) if request.lang.is_none() || display.is_none() => (h.label.clone(), h.lang.clone()),
                     (_, Some((lang, label))) => (label.to_string(), lang.to_string()),
                     (Some(h), None) => (h.label.clone(), h.lang.clone()),
                     (None, None) => return None,
                 };
-                let matched_lang = match (&matched_label, text_hit, vector_hit) {
-                    (Some(_), Some(h), _) => Some(h.lang.clone()),
-                    (None, _, Some((_, evidence))) => Some(evidence.lang.clone()),
-                    _ => None,
-                };
-                let matched_label = matched_label.or_else(|| vector_hit.map(|(_, e)| e.label.clone()));
+                let matched_label = matched_label.or_else(|| vector_hit.map(|(_, e, _)| e.label.clone()));
                 let english_label = concept
                     .filter(|_| lang != "en")
                     .and_then(|c| c.label_in(Some("en")))
@@ -474,17 +576,118 @@ impl Searcher {
                     text_rank: f.text_rank,
                     text_score: text_hit.map(|h| h.score),
                     vector_rank: f.vector_rank,
-                    vector: vector_hit.map(|(_, e)| e.clone()),
+                    vector: vector_hit.map(|(_, e, _)| e.clone()),
                 })
             })
             .collect();
         Ok(SearchResults {
             hits,
-            mode,
-            notice,
+            mode: retrieved.mode,
+            notice: retrieved.notice.clone(),
             candidates,
             candidate_ids,
         })
+    }
+}
+
+/// What both retrievers found for one request.
+struct Retrieved {
+    mode: Mode,
+    notice: Option<String>,
+    words: Vec<QueryWord>,
+    /// One document per concept, best first.
+    text: Vec<TextHit>,
+    /// Per text hit: the label that matched most query words, and those words.
+    explanations: Vec<(Option<String>, Vec<String>)>,
+    /// Concept position in the vector store, best evidence, texts of the concept among the nearest.
+    vector: Vec<(usize, VectorEvidence, usize)>,
+    vector_ids: Vec<String>,
+    vector_kinds: Vec<Kind>,
+}
+
+/// A text folded and re-joined word by word: `Krankenpfleger` and `krankenpfleger ` agree.
+fn normalised(text: &str) -> String {
+    label_words(text).map(fold).collect::<Vec<_>>().join(" ")
+}
+
+impl Retrieved {
+    /// The learned fusion's features of every candidate (see [`ranker::features`]).
+    fn features(&self, query: &str) -> Vec<(String, [f64; ranker::FEATURES])> {
+        let query_norm = normalised(query);
+        let query_grams = ranker::trigrams(&query_norm);
+        let best_dice = |labels: &mut dyn Iterator<Item = &str>| {
+            labels
+                .map(|l| ranker::trigram_dice(&query_grams, &ranker::trigrams(&normalised(l))))
+                .fold(0.0, f64::max)
+        };
+        let mut dice: HashMap<&str, f64> = HashMap::new();
+        for hit in &self.text {
+            dice.insert(hit.id.as_str(), best_dice(&mut hit.labels.iter().map(String::as_str)));
+        }
+        for (id, (_, evidence, _)) in self.vector_ids.iter().zip(&self.vector) {
+            let value = best_dice(&mut std::iter::once(evidence.label.as_str()));
+            let entry = dice.entry(id.as_str()).or_insert(0.0);
+            *entry = entry.max(value);
+        }
+        let query_words = self.words.len().max(1) as f64;
+        let best_text = self.text.first().map_or(1.0, |h| f64::from(h.score).max(1e-9));
+        let mut text_evidence: HashMap<&str, ranker::TextEvidence> = HashMap::new();
+        for (position, (hit, (_, matched))) in self.text.iter().zip(&self.explanations).enumerate() {
+            text_evidence.insert(
+                hit.id.as_str(),
+                ranker::TextEvidence {
+                    rank: position + 1,
+                    relative_score: f64::from(hit.score) / best_text,
+                    words_matched: matched.len() as f64 / query_words,
+                    exact: !query_norm.is_empty() && hit.labels.iter().any(|l| normalised(l) == query_norm),
+                },
+            );
+        }
+        let mut vector_evidence: HashMap<&str, ranker::VectorSide> = HashMap::new();
+        for (position, (id, (_, evidence, labels))) in self.vector_ids.iter().zip(&self.vector).enumerate() {
+            vector_evidence.insert(
+                id.as_str(),
+                ranker::VectorSide {
+                    rank: position + 1,
+                    similarity: f64::from(evidence.similarity),
+                    labels: *labels,
+                },
+            );
+        }
+        let list = (!self.vector.is_empty()).then(|| ranker::VectorListFacts {
+            best: f64::from(self.vector[0].1.similarity),
+            floor: self
+                .vector
+                .iter()
+                .map(|(_, e, _)| f64::from(e.similarity))
+                .fold(f64::INFINITY, f64::min),
+            length: self.vector.len(),
+        });
+        let mut kinds: HashMap<&str, Kind> = self
+            .vector_ids
+            .iter()
+            .map(String::as_str)
+            .zip(self.vector_kinds.iter().copied())
+            .collect();
+        kinds.extend(self.text.iter().filter_map(|h| h.kind.map(|k| (h.id.as_str(), k))));
+        let mut ids: Vec<&str> = self.text.iter().map(|h| h.id.as_str()).collect();
+        ids.extend(self.vector_ids.iter().map(String::as_str));
+        let mut seen = HashSet::new();
+        ids.retain(|id| seen.insert(*id));
+        ids.into_iter()
+            .map(|id| {
+                let isco_group = kinds.get(id) == Some(&Kind::IscoGroup);
+                let x = ranker::features(
+                    text_evidence.get(id),
+                    vector_evidence.get(id),
+                    list.as_ref(),
+                    self.text.len(),
+                    isco_group,
+                    dice.get(id).copied().unwrap_or(0.0),
+                );
+                (id.to_string(), x)
+            })
+            .collect()
     }
 }
 

@@ -59,6 +59,34 @@ fn full_data_counts_agree_with_the_data_readme() {
         .map(|f| f.attached)
         .sum();
     assert_eq!(attached, 362 + 523);
+    // Collection files join alternative labels with ` | `: no label may keep the separator, and
+    // the German data scientist has its three alternative labels apart.
+    let joined: Vec<String> = catalog
+        .concepts
+        .values()
+        .flat_map(|c| {
+            c.labels
+                .values()
+                .flat_map(|l| l.all_labels().map(|(_, label)| label.to_string()))
+        })
+        .filter(|label| label.contains(" | "))
+        .collect();
+    assert!(
+        joined.is_empty(),
+        "{} joined labels, e.g. {:?}",
+        joined.len(),
+        joined.first()
+    );
+    let data_scientist = &catalog.concepts[&occusearch::types::ConceptId::new(
+        "http://data.europa.eu/esco/occupation/258e46f9-0075-4a2e-adae-1ff0477e0f30",
+    )];
+    let german = &data_scientist.labels[&Lang::parse("de").unwrap()];
+    for label in ["Datenwissenschaftlerin", "Data Scientist", "Datenwissenschaftler"] {
+        assert!(
+            german.alternative.iter().any(|l| l == label),
+            "{label} missing from {german:?}"
+        );
+    }
     // Every skipped record is reported with file and position; none comes from ESCO CSVs.
     for file in &report.files {
         if file.reader.starts_with("esco") {

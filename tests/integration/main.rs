@@ -6,6 +6,7 @@ mod common;
 mod embedding;
 mod eval_melo;
 mod ingest_counts;
+mod job_titles;
 mod lifecycle;
 mod readers_fuzz;
 mod search_quality;
