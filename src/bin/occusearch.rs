@@ -287,7 +287,7 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     let model = match scope {
         EmbedScope::None => None,
         _ => {
-            let embedder = FastEmbedder::load(&config.model_paths(Some(&models)))
+            let embedder = FastEmbedder::load_with(&config.model_paths(Some(&models)), SessionPlan::per_core())
                 .context("loading the embedding model (run scripts/setup, or build text-only with --embed none)")?;
             let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
             Some((embedder, cache))
@@ -556,7 +556,10 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         (None, None)
     } else {
         let models = args.models.clone().unwrap_or_else(|| config.models_dir.clone());
-        let embedder: Arc<dyn Embedder> = Arc::new(FastEmbedder::load(&config.model_paths(Some(&models)))?);
+        let embedder: Arc<dyn Embedder> = Arc::new(FastEmbedder::load_with(
+            &config.model_paths(Some(&models)),
+            SessionPlan::per_core(),
+        )?);
         let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
         (Some(embedder), Some(cache))
     };
@@ -759,7 +762,10 @@ fn run_train(config: &Config, args: TrainArgs) -> anyhow::Result<()> {
         args.data
     };
     let models = args.models.unwrap_or_else(|| config.models_dir.clone());
-    let embedder: Arc<dyn Embedder> = Arc::new(FastEmbedder::load(&config.model_paths(Some(&models)))?);
+    let embedder: Arc<dyn Embedder> = Arc::new(FastEmbedder::load_with(
+        &config.model_paths(Some(&models)),
+        SessionPlan::per_core(),
+    )?);
     let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
     let settings = eval::training::TrainingSettings {
         queries: args.queries,

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use rayon::prelude::*;
+
 pub use cache::EmbeddingCache;
 
 use serde::{Deserialize, Serialize};
@@ -150,6 +152,17 @@ pub struct FastEmbedder {
 pub struct SessionPlan {
     pub sessions: usize,
     pub threads_per_session: Option<usize>,
+}
+
+impl SessionPlan {
+    /// One single-threaded session per core: the fastest for many short texts embedded from
+    /// parallel callers (index builds, evaluations), measured in the README.
+    pub fn per_core() -> SessionPlan {
+        SessionPlan {
+            sessions: std::thread::available_parallelism().map_or(1, usize::from),
+            threads_per_session: Some(1),
+        }
+    }
 }
 
 impl Default for SessionPlan {
@@ -292,7 +305,7 @@ pub fn embed_cached(
     cache: &EmbeddingCache,
     texts: &[&str],
     kind: TextKind,
-    progress: &dyn Fn(usize),
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Vec<f32>>> {
     let mut missing: Vec<&str> = texts
         .iter()
@@ -304,13 +317,16 @@ pub fn embed_cached(
     // Batches of similar length: the model pads each batch to its longest text, so sorting by
     // length (characters, a proxy for tokens) spares the padding; stable, so ties stay sorted.
     missing.sort_by_key(|text| text.chars().count());
-    let mut done = 0;
-    for chunk in missing.chunks(BATCH * 8) {
+    // Chunks go to the model from rayon's threads: an embedder with one single-threaded session
+    // per core ([`SessionPlan::per_core`]) keeps every core busy on its own batch, which short
+    // texts need (one batch of labels is too small to spread over several threads).
+    let done = AtomicUsize::new(0);
+    missing.par_chunks(BATCH * 4).try_for_each(|chunk| -> Result<()> {
         let vectors = embedder.embed(chunk, kind)?;
         cache.insert_many(embedder.model_id(), kind, chunk, &vectors)?;
-        done += chunk.len();
-        progress(done);
-    }
+        progress(done.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len());
+        Ok(())
+    })?;
     texts
         .iter()
         .map(|t| {

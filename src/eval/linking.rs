@@ -196,7 +196,7 @@ pub struct LinkingReport {
     pub mode: Mode,
     pub countries: BTreeMap<String, LinkingMetrics>,
     pub mean: LinkingMetrics,
-    #[serde(skip)]
+    /// Every query's rank and first hit, per country (what `--json` adds to the table).
     pub outcomes: BTreeMap<String, Vec<LinkingOutcome>>,
 }
 

@@ -283,7 +283,8 @@ fn write_vectors(
         let texts: Vec<&str> = positions.iter().map(|&i| planned.entries[i].text.as_str()).collect();
         let reported = std::sync::atomic::AtomicUsize::new(0);
         let embedded = embed_cached(build.embedder, build.cache, &texts, kind, &|done| {
-            let before = reported.swap(done, std::sync::atomic::Ordering::Relaxed);
+            // Parallel batches report out of order: count each text once.
+            let before = reported.fetch_max(done, std::sync::atomic::Ordering::Relaxed);
             progress.advance(done.saturating_sub(before) as u64);
         })?;
         for (position, vector) in positions.into_iter().zip(embedded) {

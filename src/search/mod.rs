@@ -639,7 +639,6 @@ impl Retrieved {
                     rank: position + 1,
                     relative_score: f64::from(hit.score) / best_text,
                     words_matched: matched.len() as f64 / query_words,
-                    exact: !query_norm.is_empty() && hit.labels.iter().any(|l| normalised(l) == query_norm),
                 },
             );
         }

@@ -19,23 +19,21 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The features, in order. Absent evidence takes the value a candidate just beyond the list
-/// would have had, so that the weights stay comparable.
+/// would have had (no presence flags): a weak match on one side can then never score below no
+/// match at all, which a linear model with presence flags learned from occupation titles and
+/// then applied to training materials found by their descriptions.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
-    "text_present",
     "text_score_rel",
     "text_reciprocal_rank",
     "query_words_matched",
-    "exact_label",
-    "vector_present",
     "vector_similarity",
     "vector_gap_to_best",
     "vector_reciprocal_rank",
     "vector_labels_matched",
     "isco_group",
-    "both_sides",
     "label_trigrams",
 ];
-pub const FEATURES: usize = 13;
+pub const FEATURES: usize = 9;
 
 /// What the text side knows of a candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,8 +44,6 @@ pub struct TextEvidence {
     pub relative_score: f64,
     /// Share of the query words found in the best-matching label.
     pub words_matched: f64,
-    /// The query equals one of the concept's labels after folding.
-    pub exact: bool,
 }
 
 /// What the vector side knows of a candidate.
@@ -128,18 +124,14 @@ pub fn features(
         _ => (0.0, 0.0, 0.0, 0.0),
     };
     [
-        f64::from(u8::from(text.is_some())),
         text.map_or(0.0, |t| t.relative_score),
         text.map_or(beyond(text_length), |t| 1.0 / t.rank as f64),
         text.map_or(0.0, |t| t.words_matched),
-        f64::from(u8::from(text.is_some_and(|t| t.exact))),
-        f64::from(u8::from(vector.is_some())),
         vector_similarity,
         vector_gap,
         vector_rr,
         vector_labels,
         f64::from(u8::from(isco_group)),
-        f64::from(u8::from(text.is_some() && vector.is_some())),
         trigram_similarity,
     ]
 }
