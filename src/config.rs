@@ -224,7 +224,8 @@ mod tests {
         file.write_all(example.as_bytes()).unwrap();
         let config = Config::load(Some(file.path()), &|_| None).unwrap();
         config.validate().unwrap();
-        assert_eq!(config.search.fusion, Some(Fusion::Weighted { vector_ratio: 0.8 }));
+        assert_eq!(config.search.fusion, Some(Fusion::Learned));
+        assert_eq!(config.model, ModelVariant::Int8);
         assert_eq!(config.hnsw.ef_search, 128);
         assert_eq!(config.search.query_cache, 4096);
         let mut too_big = config.clone();

@@ -211,11 +211,26 @@ pub fn duplicates(
         )));
     }
     // Labels only: descriptions of a series (the same course template per topic) are close to
-    // each other whatever the topic, which would link every course of a series.
-    let is_label = |entry: &VectorEntry| entry.field != EmbeddedField::Description;
-    let wanted = |entry: &VectorEntry, concept: &VectorConcept| kinds.contains(&concept.kind) && is_label(entry);
+    // each other whatever the topic, which would link every course of a series. One language
+    // per concept (English, where it has it: the sectoral sources are English) and alternative
+    // labels only for profiles and materials, whose titles vary: the index embeds every label in
+    // every language, and comparing all of them would cost ~20 times more for the same pairs.
+    let is_label = |entry: &VectorEntry, concept: &VectorConcept| {
+        let has_english = concept.labels.iter().any(|(lang, _)| lang == "en");
+        let in_language = entry.lang == "en" || !has_english;
+        let field = match entry.field {
+            EmbeddedField::Preferred => true,
+            EmbeddedField::Alternative => matches!(concept.kind, Kind::Profile | Kind::Material),
+            EmbeddedField::Description => false,
+        };
+        in_language && field
+    };
+    let wanted = |entry: &VectorEntry, concept: &VectorConcept| kinds.contains(&concept.kind) && is_label(entry, concept);
     let mut entries_of: HashMap<usize, Vec<usize>> = HashMap::new();
-    for entry in (0..store.len()).filter(|&e| is_label(&store.entries.entries[e])) {
+    for entry in (0..store.len()).filter(|&e| {
+        let entry = &store.entries.entries[e];
+        is_label(entry, &store.entries.concepts[entry.concept as usize])
+    }) {
         entries_of
             .entry(store.entries.entries[entry].concept as usize)
             .or_default()
