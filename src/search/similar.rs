@@ -225,7 +225,8 @@ pub fn duplicates(
         };
         in_language && field
     };
-    let wanted = |entry: &VectorEntry, concept: &VectorConcept| kinds.contains(&concept.kind) && is_label(entry, concept);
+    let wanted =
+        |entry: &VectorEntry, concept: &VectorConcept| kinds.contains(&concept.kind) && is_label(entry, concept);
     let mut entries_of: HashMap<usize, Vec<usize>> = HashMap::new();
     for entry in (0..store.len()).filter(|&e| {
         let entry = &store.entries.entries[e];

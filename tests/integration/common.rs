@@ -14,6 +14,12 @@ pub fn data_dir() -> PathBuf {
     dir
 }
 
+/// Paths under the shared data folder.
+pub fn data_files(paths: &[&str]) -> Vec<PathBuf> {
+    let data = data_dir();
+    paths.iter().map(|p| data.join(p)).collect()
+}
+
 /// Real files for the shared test index: ESCO v1.1.1 English occupations, skills and ISCO groups
 /// with the occupation-skill relations, German v1.2.0 occupations, the 22-language label table,
 /// ECSF, EO4GEO and DigComp, plus the project's generic JSONL sample.

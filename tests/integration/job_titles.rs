@@ -4,7 +4,6 @@
 //! Swedish ones; ~100,000 label vectors). The product benchmark
 //! (`occusearch eval --linking`) measures the same over every language and 1,200 titles.
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -14,7 +13,7 @@ use occusearch::ingest::{ingest, IngestOptions};
 use occusearch::search::{SearchRequest, Searcher};
 use occusearch::types::{Kind, Lang};
 
-use crate::common::data_dir;
+use crate::common::data_files;
 use crate::embedding::{model, SharedModel};
 
 struct Built {
@@ -26,17 +25,13 @@ fn searcher() -> &'static Searcher {
     static BUILT: OnceLock<Built> = OnceLock::new();
     &BUILT
         .get_or_init(|| {
-            let data = data_dir();
-            let files: Vec<PathBuf> = [
+            let files = data_files(&[
                 "esco/v1.1.1/en/occupations_en.csv",
                 "esco/v1.1.1/en/ISCOGroups_en.csv",
                 "esco/v1.1.1/fr/occupations_fr.csv",
                 "esco/v1.2.0/de/occupations_de.csv",
                 "esco/multilingual/occupation_labels.tsv.gz",
-            ]
-            .iter()
-            .map(|p| data.join(p))
-            .collect();
+            ]);
             let (mut catalog, report) = ingest(&files, IngestOptions::default(), &|_| {}).unwrap();
             let keep: Vec<Lang> = ["en", "de", "fr", "sv", "pl", "da", "no"]
                 .iter()

@@ -11,7 +11,7 @@ use occusearch::search::{Mode, SearchRequest, Searcher};
 use occusearch::types::{Kind, Lang};
 use occusearch::Error;
 
-use crate::common::data_dir;
+use crate::common::data_files;
 use crate::embedding::model;
 
 struct Built {
@@ -23,16 +23,12 @@ pub fn root() -> &'static PathBuf {
     static BUILT: OnceLock<Built> = OnceLock::new();
     &BUILT
         .get_or_init(|| {
-            let data = data_dir();
-            let files: Vec<PathBuf> = [
+            let files = data_files(&[
                 "esco/v1.1.1/en/occupations_en.csv",
                 "esco/v1.2.0/de/occupations_de.csv",
                 "sectoral/ecsf",
                 "sectoral/eo4geo/training_materials_metadata.csv",
-            ]
-            .iter()
-            .map(|p| data.join(p))
-            .collect();
+            ]);
             let dir = tempfile::tempdir().unwrap();
             let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
             let build = VectorBuild {
