@@ -535,10 +535,19 @@ impl Searcher {
                 let (matched_label, matched_terms) = text_position
                     .map(|i| retrieved.explanations[i].clone())
                     .unwrap_or_default();
-                let matched_lang = match (&matched_label, text_hit, vector_hit) {
-                    (Some(_), Some(h), _) => Some(h.lang.clone()),
-                    (None, _, Some((_, evidence, _))) => Some(evidence.lang.clone()),
-                    _ => None,
+                // The label that matched: the text side's or the vector side's, whichever is closer
+                // to the query in characters (a Polish "programista" that the vector side found
+                // as itself beats a Portuguese "Programador…" that the text side matched on a
+                // prefix), with its language.
+                let query_grams = ranker::trigrams(&normalised(&request.query));
+                let closeness = |label: &str| ranker::trigram_dice(&query_grams, &ranker::trigrams(&normalised(label)));
+                let from_text = matched_label.clone().zip(text_hit.map(|h| h.lang.clone()));
+                let from_vector = vector_hit.map(|(_, e, _)| (e.label.clone(), e.lang.clone()));
+                let (matched_label, matched_lang) = match (from_text, from_vector) {
+                    (Some(t), Some(v)) if closeness(&v.0) > closeness(&t.0) => (Some(v.0), Some(v.1)),
+                    (Some(t), _) => (Some(t.0), Some(t.1)),
+                    (None, Some(v)) => (Some(v.0), Some(v.1)),
+                    (None, None) => (None, None),
                 };
                 // The label in the language asked for, else in the language of the label that
                 // matched (the query's own language, most likely), else English.
@@ -553,7 +562,6 @@ impl Searcher {
                     (Some(h), None) => (h.label.clone(), h.lang.clone()),
                     (None, None) => return None,
                 };
-                let matched_label = matched_label.or_else(|| vector_hit.map(|(_, e, _)| e.label.clone()));
                 let english_label = concept
                     .filter(|_| lang != "en")
                     .and_then(|c| c.label_in(Some("en")))
