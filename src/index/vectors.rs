@@ -458,9 +458,16 @@ impl VectorStore {
 
     /// The `k` entries nearest to `query` by exact scan.
     pub fn exact(&self, query: &[f32], k: usize, filter: Option<EntryFilter<'_>>) -> Vec<VectorMatch> {
-        let mut scored: Vec<VectorMatch> = (0..self.len())
-            .filter(|&entry| self.allowed(entry, filter))
-            .map(|entry| VectorMatch {
+        let among: Vec<usize> = (0..self.len()).filter(|&entry| self.allowed(entry, filter)).collect();
+        self.exact_among(query, k, &among)
+    }
+
+    /// The `k` entries of `among` nearest to `query`, by exact scan: for callers that compare
+    /// one fixed subset many times (duplicates), so the subset is chosen once, not per query.
+    pub fn exact_among(&self, query: &[f32], k: usize, among: &[usize]) -> Vec<VectorMatch> {
+        let mut scored: Vec<VectorMatch> = among
+            .iter()
+            .map(|&entry| VectorMatch {
                 entry,
                 similarity: dot(self.vector(entry), query),
             })

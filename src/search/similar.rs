@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::matching::RelationGraph;
@@ -225,8 +226,15 @@ pub fn duplicates(
         };
         in_language && field
     };
-    let wanted =
-        |entry: &VectorEntry, concept: &VectorConcept| kinds.contains(&concept.kind) && is_label(entry, concept);
+    // The compared labels, chosen once: an exact scan over them (a few thousand) is cheaper
+    // than a filtered search per label, which would test the filter on every entry each time.
+    let wanted: Vec<usize> = (0..store.len())
+        .filter(|&e| {
+            let entry = &store.entries.entries[e];
+            let concept = &store.entries.concepts[entry.concept as usize];
+            kinds.contains(&concept.kind) && is_label(entry, concept)
+        })
+        .collect();
     let mut entries_of: HashMap<usize, Vec<usize>> = HashMap::new();
     for entry in (0..store.len()).filter(|&e| {
         let entry = &store.entries.entries[e];
@@ -237,19 +245,28 @@ pub fn duplicates(
             .or_default()
             .push(entry);
     }
+    // Each label's nearest labels on rayon's threads (the request holds a blocking-pool thread).
+    let pairs: Vec<((usize, usize), f32)> = candidates
+        .par_iter()
+        .flat_map_iter(|&concept| {
+            let entries = entries_of.get(&concept).map(Vec::as_slice).unwrap_or_default();
+            let wanted = &wanted;
+            entries.iter().flat_map(move |&entry| {
+                store
+                    .exact_among(store.vector(entry), 16, wanted)
+                    .into_iter()
+                    .filter_map(move |found| {
+                        let other = store.entries.entries[found.entry].concept as usize;
+                        (other != concept && found.similarity >= min_similarity)
+                            .then(|| ((concept.min(other), concept.max(other)), found.similarity))
+                    })
+            })
+        })
+        .collect();
     let mut best: BTreeMap<(usize, usize), f32> = BTreeMap::new();
-    for &concept in &candidates {
-        for &entry in entries_of.get(&concept).into_iter().flatten() {
-            for found in store.search(store.vector(entry), 16, Some(&wanted))? {
-                let other = store.entries.entries[found.entry].concept as usize;
-                if other == concept || found.similarity < min_similarity {
-                    continue;
-                }
-                let key = (concept.min(other), concept.max(other));
-                let slot = best.entry(key).or_insert(found.similarity);
-                *slot = slot.max(found.similarity);
-            }
-        }
+    for (key, similarity) in pairs {
+        let slot = best.entry(key).or_insert(similarity);
+        *slot = slot.max(similarity);
     }
     let concepts = &store.entries.concepts;
     let mut parents: Vec<usize> = (0..concepts.len()).collect();
