@@ -471,24 +471,22 @@ impl Searcher {
             None => self.retrieve(request)?,
         };
         if let Some(lang) = unknown_lang {
-            {
-                let known: Vec<&str> = self
-                    .index
-                    .manifest
-                    .counts
-                    .labels_per_lang
-                    .keys()
-                    .map(Lang::as_str)
-                    .collect();
-                let notice = format!(
-                    "the index holds no labels in {lang:?}; labels are shown in English or the language that matched (languages held: {})",
-                    known.join(", ")
-                );
-                retrieved.notice = Some(match retrieved.notice.take() {
-                    Some(earlier) => format!("{earlier}; {notice}"),
-                    None => notice,
-                });
-            }
+            let known: Vec<&str> = self
+                .index
+                .manifest
+                .counts
+                .labels_per_lang
+                .keys()
+                .map(Lang::as_str)
+                .collect();
+            let notice = format!(
+                "the index holds no labels in {lang:?}; labels are shown in English or the language that matched (languages held: {})",
+                known.join(", ")
+            );
+            retrieved.notice = Some(match retrieved.notice.take() {
+                Some(earlier) => format!("{earlier}; {notice}"),
+                None => notice,
+            });
         }
         let Retrieved {
             mode,
@@ -523,6 +521,8 @@ impl Searcher {
             .zip(vector)
             .map(|(id, found)| (id.as_str(), found))
             .collect();
+        // The query's trigrams, once: each shown hit compares its matched labels with them.
+        let query_grams = ranker::trigrams(&normalised(&request.query));
         let hits = fused
             .into_iter()
             .skip(request.offset)
@@ -539,7 +539,6 @@ impl Searcher {
                 // to the query in characters (a Polish "programista" that the vector side found
                 // as itself beats a Portuguese "Programador…" that the text side matched on a
                 // prefix), with its language.
-                let query_grams = ranker::trigrams(&normalised(&request.query));
                 let closeness = |label: &str| ranker::trigram_dice(&query_grams, &ranker::trigrams(&normalised(label)));
                 let from_text = matched_label.clone().zip(text_hit.map(|h| h.lang.clone()));
                 let from_vector = vector_hit.map(|(_, e, _)| (e.label.clone(), e.lang.clone()));
