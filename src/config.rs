@@ -182,6 +182,7 @@ impl Config {
             w.hidden,
             w.description,
             w.prefix,
+            w.grams,
             w.tie_breaker,
         ];
         if all.iter().any(|v| !v.is_finite() || *v < 0.0) || w.tie_breaker > 1.0 {

@@ -13,12 +13,12 @@ use tantivy::schema::{
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::analyze::{label_prefixes, Analyzer, QueryWord};
+use crate::analyze::{label_grams, label_prefixes, query_grams, Analyzer, QueryWord};
 use crate::error::{Error, Result};
 use crate::types::{Concept, Kind, Lang, LanguageLabels};
 
 /// Version of the analysis chain and schema; an index built with another refuses to open.
-pub const TEXT_FORMAT_VERSION: u32 = 1;
+pub const TEXT_FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -35,6 +35,7 @@ struct Fields {
     hidden: Field,
     description: Field,
     prefix: Field,
+    grams: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -68,6 +69,7 @@ fn schema() -> (Schema, Fields) {
         hidden: builder.add_text_field("hidden", text(true)),
         description: builder.add_text_field("description", text(false)),
         prefix: builder.add_text_field("prefix", text(false)),
+        grams: builder.add_text_field("grams", text(false)),
     };
     (builder.build(), fields)
 }
@@ -92,6 +94,7 @@ fn fields_of(schema: &Schema) -> Result<Fields> {
         hidden: get("hidden")?,
         description: get("description")?,
         prefix: get("prefix")?,
+        grams: get("grams")?,
     })
 }
 
@@ -168,6 +171,10 @@ fn document(
     if !prefixes.is_empty() {
         document.add_pre_tokenized_text(fields.prefix, pre_tokenized("", prefixes));
     }
+    let grams: Vec<String> = labels.all_labels().flat_map(|(_, label)| label_grams(label)).collect();
+    if !grams.is_empty() {
+        document.add_pre_tokenized_text(fields.grams, pre_tokenized("", grams));
+    }
     for code in concept.isco_prefixes() {
         document.add_text(fields.isco, code);
     }
@@ -227,14 +234,19 @@ impl TextIndexWriter {
     }
 }
 
-/// Relative weight of each field in the text score. Chosen on the MELO dev sets; see README.
+/// Relative weight of each field in the text score; unset fields keep their default.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FieldWeights {
     pub preferred: f32,
     pub alternative: f32,
     pub hidden: f32,
     pub description: f32,
     pub prefix: f32,
+    /// Weight of the character-trigram clause as a whole (each of the query's `n` distinct
+    /// trigrams is boosted by `grams / n`, so the clause weighs like one word however long the
+    /// query is).
+    pub grams: f32,
     /// DisMax tie-breaker: how much the non-best terms of one query word still count.
     pub tie_breaker: f32,
 }
@@ -247,6 +259,7 @@ impl Default for FieldWeights {
             hidden: 1.5,
             description: 0.3,
             prefix: 1.0,
+            grams: 1.0,
             tie_breaker: 0.1,
         }
     }
@@ -377,10 +390,29 @@ impl TextIndex {
         if words.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let text: Vec<(Occur, Box<dyn Query>)> = words
+        let mut text: Vec<(Occur, Box<dyn Query>)> = words
             .iter()
             .map(|w| (Occur::Should, self.word_query(w, weights)))
             .collect();
+        if weights.grams > 0.0 {
+            let folded: Vec<&str> = words.iter().map(|w| w.word.as_str()).collect();
+            let grams = query_grams(&folded.join(" "));
+            if !grams.is_empty() {
+                let boost = weights.grams / grams.len() as f32;
+                let any_gram = grams
+                    .iter()
+                    .map(|gram| {
+                        let term = Term::from_field_text(self.fields.grams, gram);
+                        let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                        (Occur::Should, Box::new(query) as Box<dyn Query>)
+                    })
+                    .collect();
+                text.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(BooleanQuery::new(any_gram)), boost)),
+                ));
+            }
+        }
         let mut clauses = vec![(Occur::Must, Box::new(BooleanQuery::new(text)) as Box<dyn Query>)];
         clauses.extend(self.filter_clauses(filters));
         let query = BooleanQuery::new(clauses);
