@@ -182,26 +182,33 @@ pub fn label_prefixes(text: &str) -> Vec<String> {
     prefixes
 }
 
-/// Character trigrams of each folded word, padded with one space each side: `"Lastbil"` →
-/// ` la`, `las`, `ast`, `stb`, `tbi`, `bil`, `il `. Repeats are kept (term frequency counts them).
-pub fn label_grams(text: &str) -> Vec<String> {
-    let mut grams = Vec::new();
-    for word in words(text) {
-        let padded: Vec<char> = std::iter::once(' ')
-            .chain(fold(word).chars())
-            .chain(std::iter::once(' '))
-            .collect();
-        grams.extend(padded.windows(3).map(|w| w.iter().collect::<String>()));
-    }
-    grams
+/// The trigrams of one folded word padded with one space each side: `lastbil` → ` la`, `las`,
+/// `ast`, `stb`, `tbi`, `bil`, `il `. The one definition of a trigram: the index's `grams` field,
+/// the query's trigram clause and the fusion's trigram Dice all use it.
+pub fn word_trigrams(folded: &str) -> impl Iterator<Item = [char; 3]> {
+    let padded: Vec<char> = std::iter::once(' ')
+        .chain(folded.chars())
+        .chain(std::iter::once(' '))
+        .collect();
+    (0..padded.len().saturating_sub(2)).map(move |i| [padded[i], padded[i + 1], padded[i + 2]])
 }
 
-/// The distinct trigrams of a query (see [`label_grams`]), in first-seen order.
-pub fn query_grams(text: &str) -> Vec<String> {
-    let mut grams = label_grams(text);
+/// Character trigrams of each folded word of a label ([`word_trigrams`]). Repeats are kept (term
+/// frequency counts them).
+pub fn label_grams(text: &str) -> Vec<String> {
+    words(text)
+        .flat_map(|word| word_trigrams(&fold(word)).map(String::from_iter))
+        .collect()
+}
+
+/// The distinct trigrams of a query's (already folded) words, in first-seen order.
+pub fn query_grams(words: &[QueryWord]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    grams.retain(|gram| seen.insert(gram.clone()));
-    grams
+    words
+        .iter()
+        .flat_map(|word| word_trigrams(&word.word).map(String::from_iter))
+        .filter(|gram| seen.insert(gram.clone()))
+        .collect()
 }
 
 /// The prefix a query word is looked up by: long words lose a fifth of their length (the
@@ -315,7 +322,7 @@ mod tests {
 
     #[test]
     fn compounds_share_trigrams() {
-        let a = query_grams("Lastbilschaufför");
+        let a = query_grams(&analyze_query("Lastbilschaufför", None));
         let b = label_grams("lastbilsförare");
         assert_eq!(a.first().map(String::as_str), Some(" la"));
         assert_eq!(a.last().map(String::as_str), Some("or "));
@@ -323,7 +330,7 @@ mod tests {
         assert_eq!(shared, 8, "{a:?} vs {b:?}");
         // Repeats are kept for labels, dropped for queries.
         assert_eq!(label_grams("aaaa").len(), 4);
-        assert_eq!(query_grams("aaaa").len(), 3);
+        assert_eq!(query_grams(&analyze_query("aaaa", None)).len(), 3);
     }
 
     #[test]

@@ -395,8 +395,7 @@ impl TextIndex {
             .map(|w| (Occur::Should, self.word_query(w, weights)))
             .collect();
         if weights.grams > 0.0 {
-            let folded: Vec<&str> = words.iter().map(|w| w.word.as_str()).collect();
-            let grams = query_grams(&folded.join(" "));
+            let grams = query_grams(words);
             if !grams.is_empty() {
                 let boost = weights.grams / grams.len() as f32;
                 let any_gram = grams

@@ -68,14 +68,11 @@ pub struct VectorListFacts {
 /// Character trigrams of a folded text, words padded with one space each side (as MELO's
 /// character tf-idf baseline reads labels): `"lastbil"` → ` la`, `las`, …, `il `.
 pub fn trigrams(normalised: &str) -> Vec<[char; 3]> {
-    let mut grams = Vec::new();
-    for word in normalised.split(' ').filter(|w| !w.is_empty()) {
-        let chars: Vec<char> = std::iter::once(' ')
-            .chain(word.chars())
-            .chain(std::iter::once(' '))
-            .collect();
-        grams.extend(chars.windows(3).map(|w| [w[0], w[1], w[2]]));
-    }
+    let mut grams: Vec<[char; 3]> = normalised
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .flat_map(crate::analyze::word_trigrams)
+        .collect();
     grams.sort_unstable();
     grams
 }
