@@ -68,13 +68,18 @@ pub enum Error {
     #[error("unavailable: {0}")]
     Unavailable(String),
 
+    /// Work stopped at its deadline (a request's time limit); nothing was half-written.
+    #[error("stopped at the time limit: {0}")]
+    Timeout(String),
+
     // --- the machine: files and directories ---
-    #[error("{action} {path}: {source}")]
+    /// The cause is part of the message and not also exposed as `source()`: error chains printed
+    /// with `{:#}` would repeat it ("unexpected end of file: unexpected end of file").
+    #[error("{action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     // --- us: engine failures and broken invariants ---
@@ -90,7 +95,7 @@ impl Error {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 

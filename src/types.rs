@@ -375,6 +375,34 @@ impl Concept {
     }
 }
 
+/// When long work must stop: a request's time limit, checked by the loops of duplicates,
+/// matching and similarity so that work nobody waits for any more ends within one step (the
+/// HTTP layer has already answered 408), instead of holding cores and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(Option<std::time::Instant>);
+
+impl Deadline {
+    /// No limit (the command line).
+    pub const NONE: Deadline = Deadline(None);
+
+    pub fn after(limit: std::time::Duration) -> Deadline {
+        Deadline(std::time::Instant::now().checked_add(limit))
+    }
+
+    pub fn passed(&self) -> bool {
+        self.0.is_some_and(|at| std::time::Instant::now() >= at)
+    }
+
+    /// `Err(Error::Timeout)` naming `work` once the deadline has passed.
+    pub fn check(&self, work: &str) -> crate::error::Result<()> {
+        if self.passed() {
+            Err(crate::error::Error::Timeout(format!("{work} stopped")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,5 +448,15 @@ mod tests {
         );
         let (lang, label) = concept.display_label(&Lang::parse("lt").unwrap()).unwrap();
         assert_eq!((lang.as_str(), label), ("en", "nurse"));
+    }
+
+    #[test]
+    fn a_deadline_passes_and_then_stops_work() {
+        assert!(Deadline::NONE.check("x").is_ok());
+        let later = Deadline::after(std::time::Duration::from_secs(3600));
+        assert!(!later.passed() && later.check("x").is_ok());
+        let now = Deadline::after(std::time::Duration::ZERO);
+        assert!(now.passed());
+        assert!(matches!(now.check("duplicates"), Err(crate::error::Error::Timeout(m)) if m.contains("duplicates")));
     }
 }

@@ -92,9 +92,28 @@ struct ServeArgs {
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
     #[arg(long)]
     models: Option<PathBuf>,
-    /// Longest a request may take, in seconds.
+    /// Longest a request may take, in seconds; expensive work stops at it.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// Longest wait for a request's headers, and for the next request on an idle keep-alive
+    /// connection, in seconds.
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Open connections at most; more wait in the kernel's backlog.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Expensive requests (match, materials, similar, duplicates) computed at once; more get
+    /// 503 overloaded [default: the number of cores].
+    #[arg(long)]
+    max_heavy: Option<usize>,
+    /// Seconds between looks for a new current index generation (0: never; reload by restart
+    /// or POST /admin/reload).
+    #[arg(long, default_value_t = 2)]
+    reload_every: u64,
+    /// File holding the bearer token of POST /admin/reload (or set OCCUSEARCH_ADMIN_TOKEN);
+    /// without a token the admin routes do not exist.
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
     /// Model sessions answering query embeddings in parallel. 1 (with every core) gives the
     /// lowest latency per query; 2 sessions of 1 thread give ~40 % more throughput for unseen
     /// queries under concurrent load on 2 cores, at ~3 ms more per query (README, Benchmarks).
@@ -369,6 +388,17 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
         for error in &file.first_errors {
             writeln!(out, "      skipped: {error}")?;
         }
+        if file.duplicate_ids > 0 {
+            writeln!(
+                out,
+                "      {} duplicate ids (merged, the later record winning): {}",
+                file.duplicate_ids,
+                file.first_duplicate_ids.join(", ")
+            )?;
+        }
+        if let Some(failed) = &file.failed {
+            writeln!(out, "      NOT READ: {failed}")?;
+        }
     }
     for ignored in &summary.report.ignored {
         writeln!(
@@ -381,8 +411,11 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "\nskipped records: {}; relations dropped for an unknown end: {}",
-        manifest.skipped_records, manifest.dangling_relations
+        "\nskipped records: {}; duplicate ids: {}; files not read: {}; relations dropped for an unknown end: {}",
+        manifest.skipped_records,
+        summary.report.duplicate_ids(),
+        summary.report.failed_files().count(),
+        manifest.dangling_relations
     )?;
     Ok(())
 }
@@ -396,13 +429,18 @@ fn open_searcher(config: &Config, models: Option<PathBuf>, plan: SessionPlan) ->
     } else {
         Err(Error::Model("not needed".into()))
     };
-    let searcher = Searcher::new(opened, embedder)?
+    Ok(configure(Searcher::new(opened, embedder)?, config))
+}
+
+/// The configured weights, query cache and fusion on a searcher.
+fn configure(searcher: Searcher, config: &Config) -> Searcher {
+    let searcher = searcher
         .with_weights(config.search.weights)
         .with_query_cache(config.search.query_cache);
-    Ok(match config.search.fusion {
+    match config.search.fusion {
         Some(fusion) => searcher.with_fusion(fusion),
         None => searcher,
-    })
+    }
 }
 
 /// At most `max` characters, with an ellipsis when cut.
@@ -709,12 +747,36 @@ fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         println!("{:#}", occusearch::server::openapi_document());
         return Ok(());
     }
-    if args.timeout == 0 {
-        return Err(Error::InvalidRequest("--timeout must be at least 1 second".into()).into());
+    if args.timeout == 0 || args.header_timeout == 0 {
+        return Err(Error::InvalidRequest("--timeout and --header-timeout must be at least 1 second".into()).into());
     }
+    if args.max_connections == 0 || args.max_heavy == Some(0) {
+        return Err(Error::InvalidRequest("--max-connections and --max-heavy must be at least 1".into()).into());
+    }
+    let admin_token = match &args.admin_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::Config(format!("cannot read --admin-token-file {}: {e}", path.display())))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("OCCUSEARCH_ADMIN_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string()),
+    }
+    .filter(|t| !t.is_empty());
+    let defaults = occusearch::server::ServerOptions::default();
     let options = occusearch::server::ServerOptions {
         request_timeout: std::time::Duration::from_secs(args.timeout),
-        ..Default::default()
+        max_heavy: args.max_heavy.unwrap_or(defaults.max_heavy),
+        connections: occusearch::server::ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(args.header_timeout),
+            max_connections: args.max_connections,
+            ..defaults.connections
+        },
+        reload_every: (args.reload_every > 0).then(|| std::time::Duration::from_secs(args.reload_every)),
+        admin_token,
+        ..defaults
     };
     if args.model_sessions == 0 || args.model_threads == Some(0) {
         return Err(Error::InvalidRequest("--model-sessions and --model-threads must be at least 1".into()).into());
@@ -724,17 +786,37 @@ fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         threads_per_session: args.model_threads,
     };
     let config = config.clone();
+    let root = config.index_dir.clone();
+    let model_paths = config.model_paths(args.models.as_deref());
+    // The model is loaded once, with the first generation that has vectors, and kept for the
+    // next ones (a generation built with another model refuses to load and the old one stays).
+    let model: std::sync::Mutex<Option<Arc<dyn Embedder>>> = std::sync::Mutex::new(None);
+    let load = move || -> occusearch::Result<occusearch::server::Loaded> {
+        let opened = OccuIndex::open(&config.index_dir)?;
+        let embedder = if opened.manifest.vectors.is_some() {
+            let mut slot = model
+                .lock()
+                .map_err(|_| Error::Internal("model lock poisoned".into()))?;
+            match &*slot {
+                Some(embedder) => Ok(embedder.clone()),
+                None => {
+                    let loaded = FastEmbedder::load_with(&model_paths, plan).map(|e| Arc::new(e) as Arc<dyn Embedder>);
+                    if let Ok(embedder) = &loaded {
+                        *slot = Some(embedder.clone());
+                    }
+                    loaded
+                }
+            }
+        } else {
+            Err(Error::Model("not needed".into()))
+        };
+        occusearch::server::Loaded::new(configure(Searcher::new(opened, embedder)?, &config))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(occusearch::server::serve(args.addr, options, move || {
-        let searcher = open_searcher(&config, args.models, plan).map_err(|e| match e.downcast::<Error>() {
-            Ok(error) => error,
-            Err(other) => Error::Internal(format!("{other:#}")),
-        })?;
-        occusearch::server::Loaded::new(searcher)
-    }))?;
+    runtime.block_on(occusearch::server::serve(args.addr, options, root, load))?;
     Ok(())
 }
 

@@ -114,7 +114,37 @@ fn swap_current(root: &Path, generation_name: &str) -> Result<()> {
     std::fs::rename(&staged, &link).map_err(|e| Error::io("cannot swap index link", &link, e))
 }
 
-/// Keeps the live generation and the one before it; removes older ones.
+/// Takes a shared lock on a generation's manifest for as long as the returned file lives: every
+/// opened index holds one, so that pruning (which needs the exclusive lock) never removes a
+/// generation a server or another command still reads. The kernel drops the lock with the
+/// process, so a killed server leaves nothing behind.
+fn lease(generation: &Path) -> Result<std::fs::File> {
+    let path = generation.join(manifest::MANIFEST_FILE);
+    let file = std::fs::File::open(&path).map_err(|e| Error::io("cannot open", &path, e))?;
+    // Through the trait: std's own `File::try_lock_shared` (Rust 1.89) has another signature.
+    if !fs4::fs_std::FileExt::try_lock_shared(&file).map_err(|e| Error::io("cannot lock", &path, e))? {
+        // Held exclusively: a prune is removing this generation right now.
+        return Err(Error::NoIndex {
+            path: generation.to_path_buf(),
+            reason: "the generation is being removed".into(),
+        });
+    }
+    Ok(file)
+}
+
+/// True when some process holds a lease on `generation` (a server still answers from it).
+fn in_use(generation: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(generation.join(manifest::MANIFEST_FILE)) else {
+        return false;
+    };
+    match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+        Ok(true) => false,
+        Ok(false) => true,
+        Err(_) => false,
+    }
+}
+
+/// Keeps the live generation and the one before it; removes older ones that no process holds.
 fn prune_generations(root: &Path, keep: usize) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
@@ -127,6 +157,10 @@ fn prune_generations(root: &Path, keep: usize) {
     generations.sort_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok());
     let excess = generations.len().saturating_sub(keep);
     for old in generations.into_iter().take(excess) {
+        if in_use(&old) {
+            tracing::info!(dir = %old.display(), "old index generation still in use; kept");
+            continue;
+        }
         tracing::info!(dir = %old.display(), "removing old index generation");
         let _ = std::fs::remove_dir_all(old);
     }
@@ -339,11 +373,14 @@ pub struct OccuIndex {
     pub text: TextIndex,
     /// Absent when the index was built without vectors.
     pub vectors: Option<VectorStore>,
+    /// The shared lock that keeps this generation from being pruned while it is open.
+    _lease: std::fs::File,
 }
 
 impl OccuIndex {
     pub fn open(root: &Path) -> Result<OccuIndex> {
         let dir = resolve(root)?;
+        let lease = lease(&dir)?;
         let manifest = Manifest::read(&dir)?;
         let text = TextIndex::open(&dir.join(TEXT_DIR))?;
         if text.num_docs() != manifest.text.documents {
@@ -370,6 +407,7 @@ impl OccuIndex {
             manifest,
             text,
             vectors,
+            _lease: lease,
         })
     }
 

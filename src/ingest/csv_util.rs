@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Error, InputError, Position, Result};
 
@@ -27,10 +29,30 @@ pub enum Dialect {
     Tsv,
 }
 
+/// Counts the double quotes that pass through: in RFC 4180 every quote opens or closes a
+/// quoted field (an escaped `""` does both), so an odd count at the end of the file means it
+/// ends inside a quoted field, cut short; the csv crate would hand out the chopped record as if
+/// it were whole.
+struct QuoteCounter {
+    inner: Box<dyn Read + Send>,
+    quotes: Arc<AtomicU64>,
+}
+
+impl Read for QuoteCounter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let quotes = buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
+        self.quotes.fetch_add(quotes, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// A CSV file being read record by record, with its header.
 pub struct Table {
     path: PathBuf,
-    reader: csv::Reader<BufReader<Box<dyn Read + Send>>>,
+    reader: csv::Reader<BufReader<QuoteCounter>>,
+    /// Quotes read so far, for [`Dialect::Csv`] (quoting is off in TSV files).
+    quotes: Option<Arc<AtomicU64>>,
     columns: HashMap<String, usize>,
     /// Added to the csv crate's line numbers: in `\r\n` files it counts the `\n` of a record's
     /// terminator into the next record, so every record would be reported one line early.
@@ -51,8 +73,21 @@ impl Table {
         if let Dialect::Tsv = dialect {
             builder.delimiter(b'\t').quoting(false);
         }
-        let mut raw = BufReader::with_capacity(1 << 16, open(path)?);
+        let quotes = Arc::new(AtomicU64::new(0));
+        let counted = QuoteCounter {
+            inner: open(path)?,
+            quotes: quotes.clone(),
+        };
+        let mut raw = BufReader::with_capacity(1 << 16, counted);
         let head = raw.fill_buf().map_err(|e| Error::io("cannot read", path, e))?;
+        if head.is_empty() {
+            return Err(Error::Input(InputError {
+                file: path.to_path_buf(),
+                position: Position::Line(1),
+                field: None,
+                message: "the file is empty (no header)".into(),
+            }));
+        }
         let crlf = head
             .iter()
             .position(|&b| b == b'\n')
@@ -75,6 +110,7 @@ impl Table {
         Ok(Table {
             path: path.to_path_buf(),
             reader,
+            quotes: matches!(dialect, Dialect::Csv).then_some(quotes),
             columns,
             line_correction: u64::from(crlf),
         })
@@ -98,20 +134,32 @@ impl Table {
     }
 
     /// Calls `each` for every record. A record the CSV parser rejects is reported to `errors`
-    /// and reading goes on with the next one.
+    /// and reading goes on with the next one. Each record is handed out once the next one has
+    /// been read, so that the last one can be held back when the file turns out to end inside
+    /// a quoted field (a truncated file): it is reported at its line instead of being indexed
+    /// with its field chopped.
     pub fn for_each(&mut self, errors: &mut Vec<InputError>, mut each: impl FnMut(&Row<'_>)) {
         let mut record = csv::ByteRecord::new();
+        let mut previous = csv::ByteRecord::new();
+        let mut previous_line: Option<u64> = None;
+        let mut clean_end = false;
         loop {
             match self.reader.read_byte_record(&mut record) {
-                Ok(false) => break,
+                Ok(false) => {
+                    clean_end = true;
+                    break;
+                }
                 Ok(true) => {
                     let line = record.position().map_or(0, csv::Position::line) + self.line_correction;
-                    let table: &Table = self;
-                    each(&Row {
-                        table,
-                        line,
-                        record: &record,
-                    });
+                    std::mem::swap(&mut record, &mut previous);
+                    if let Some(line) = previous_line.replace(line) {
+                        let table: &Table = self;
+                        each(&Row {
+                            table,
+                            line,
+                            record: &record,
+                        });
+                    }
                 }
                 Err(error) => {
                     let is_io = matches!(error.kind(), csv::ErrorKind::Io(_));
@@ -125,6 +173,31 @@ impl Table {
                     }
                 }
             }
+        }
+        let Some(line) = previous_line else {
+            return;
+        };
+        let truncated = clean_end
+            && self
+                .quotes
+                .as_ref()
+                .is_some_and(|quotes| quotes.load(Ordering::Relaxed) % 2 == 1);
+        if truncated {
+            errors.push(InputError {
+                file: self.path.clone(),
+                position: Position::Line(line),
+                field: None,
+                message: "the file ends inside a quoted field: it was cut short (an interrupted \
+                          download or copy?); this last record is skipped"
+                    .into(),
+            });
+        } else {
+            let table: &Table = self;
+            each(&Row {
+                table,
+                line,
+                record: &previous,
+            });
         }
     }
 }
@@ -261,5 +334,35 @@ mod tests {
             values,
             vec!["Datenwissenschaftlerin", "Data Scientist", "Datenwissenschaftler"]
         );
+    }
+
+    #[test]
+    fn a_file_cut_inside_a_quoted_field_is_reported_at_the_line_and_its_record_held_back() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"id,text\n1,\"whole \"\"quoted\"\" text\"\n2,plain\n3,\"cut in the mid")
+            .unwrap();
+        let mut table = Table::open(file.path(), Dialect::Csv).unwrap();
+        let mut errors = Vec::new();
+        let mut ids = Vec::new();
+        table.for_each(&mut errors, |row| ids.push(row.get("id").unwrap().unwrap().to_string()));
+        assert_eq!(ids, vec!["1", "2"], "the chopped record is not handed out");
+        assert_eq!(errors.len(), 1);
+        let message = errors[0].to_string();
+        assert!(message.contains("line 4") && message.contains("cut short"), "{message}");
+        // The same file whole reads every record, with no error.
+        let mut whole = tempfile::NamedTempFile::new().unwrap();
+        whole.write_all(b"id,text\n1,\"a \"\"b\"\"\"\n2,c\n").unwrap();
+        let mut table = Table::open(whole.path(), Dialect::Csv).unwrap();
+        let mut errors = Vec::new();
+        let mut count = 0;
+        table.for_each(&mut errors, |_| count += 1);
+        assert_eq!((count, errors.len()), (2, 0));
+    }
+
+    #[test]
+    fn an_empty_file_is_a_located_error() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let error = Table::open(file.path(), Dialect::Csv).err().unwrap().to_string();
+        assert!(error.contains("line 1") && error.contains("empty"), "{error}");
     }
 }

@@ -49,6 +49,15 @@ pub struct FileReport {
     pub attached: usize,
     pub skipped: usize,
     pub first_errors: Vec<String>,
+    /// Records whose id an earlier record of the same file already had (merged into it, the
+    /// later one's labels winning), and the first such ids.
+    pub duplicate_ids: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_duplicate_ids: Vec<String>,
+    /// Why nothing could be read from the file (unreadable, empty, not the format its name
+    /// says); the build went on without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// A file that was seen but not read, and why.
@@ -69,6 +78,15 @@ pub struct IngestReport {
 impl IngestReport {
     pub fn skipped(&self) -> usize {
         self.files.iter().map(|f| f.skipped).sum()
+    }
+
+    /// Files that could not be read at all.
+    pub fn failed_files(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| f.failed.is_some())
+    }
+
+    pub fn duplicate_ids(&self) -> usize {
+        self.files.iter().map(|f| f.duplicate_ids).sum()
     }
 }
 
@@ -345,7 +363,9 @@ fn read_file(reader: Reader, path: &Path) -> Result<FileBatch> {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path).map_err(|e| Error::io("cannot read data path", path, e))?;
+        // A data path that is not there is the user's to fix (exit 2), not a machine failure.
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| Error::Config(format!("data path {} cannot be read: {e}", path.display())))?;
         if metadata.is_file() {
             files.push(path.clone());
         } else {
@@ -404,16 +424,50 @@ pub fn ingest(
         .collect();
     let mut catalog = Catalog::default();
     for ((reader, path), batch) in to_read.into_iter().zip(batches) {
-        let batch = batch?;
+        let batch = match batch {
+            Ok(batch) => batch,
+            // One unreadable file (empty, bad gzip, not the format its name says) does not stop
+            // the build unless asked to: it is reported, located, and left out.
+            Err(error) if !options.strict => {
+                report.files.push(FileReport {
+                    path,
+                    reader: reader.name(),
+                    concepts: 0,
+                    relations: 0,
+                    attached: 0,
+                    skipped: 0,
+                    first_errors: Vec::new(),
+                    duplicate_ids: 0,
+                    first_duplicate_ids: Vec::new(),
+                    failed: Some(error.to_string()),
+                });
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         if options.strict {
             if let Some(error) = batch.errors.first() {
                 return Err(Error::Input(error.clone()));
             }
         }
+        let duplicates = duplicate_ids(&batch.concepts);
+        if options.strict {
+            if let Some(id) = duplicates.first() {
+                return Err(Error::Input(InputError {
+                    file: path,
+                    position: crate::error::Position::Path(id.to_string()),
+                    field: Some("id".into()),
+                    message: format!(
+                        "{} records share an id with an earlier record of this file (first: {id})",
+                        duplicates.len()
+                    ),
+                }));
+            }
+        }
         report.files.push(FileReport {
             path,
             reader: reader.name(),
-            concepts: batch.concepts.len(),
+            concepts: batch.concepts.len() - duplicates.len(),
             relations: batch.relations.len(),
             attached: batch.attached,
             skipped: batch.errors.len(),
@@ -423,6 +477,13 @@ pub fn ingest(
                 .take(ERRORS_KEPT_PER_FILE)
                 .map(ToString::to_string)
                 .collect(),
+            duplicate_ids: duplicates.len(),
+            first_duplicate_ids: duplicates
+                .iter()
+                .take(ERRORS_KEPT_PER_FILE)
+                .map(ToString::to_string)
+                .collect(),
+            failed: None,
         });
         for concept in batch.concepts {
             catalog.merge(concept);
@@ -431,6 +492,18 @@ pub fn ingest(
     }
     report.dangling_relations = catalog.finish();
     Ok((catalog, report))
+}
+
+/// Ids that an earlier concept of the same file already had, in file order: a file lists each
+/// concept once (per language, for files that hold several), so a repeat is a mistake in the
+/// file that merging would hide.
+fn duplicate_ids(concepts: &[Concept]) -> Vec<&ConceptId> {
+    let mut seen: std::collections::HashSet<(&ConceptId, Vec<&Lang>)> = std::collections::HashSet::new();
+    concepts
+        .iter()
+        .filter(|concept| !seen.insert((&concept.id, concept.labels.keys().collect())))
+        .map(|concept| &concept.id)
+        .collect()
 }
 
 /// Reads the language from an ESCO-style file name: `occupations_de.csv` → `de`.

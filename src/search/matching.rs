@@ -16,7 +16,7 @@ use super::{Mode, SearchRequest, Searcher};
 use crate::error::{Error, Result};
 use crate::index::vectors::{VectorConcept, VectorEntry};
 use crate::ingest::Catalog;
-use crate::types::{ConceptId, Kind, Lang, RelationType};
+use crate::types::{ConceptId, Deadline, Kind, Lang, RelationType};
 
 pub const ESSENTIAL_WEIGHT: f64 = 2.0;
 pub const OPTIONAL_WEIGHT: f64 = 1.0;
@@ -131,6 +131,7 @@ pub fn resolve_skills(
     inputs: &[String],
     lang: &Lang,
     kinds: &[Kind],
+    deadline: Deadline,
 ) -> Result<(Vec<ResolvedSkill>, Vec<String>)> {
     if inputs.is_empty() || inputs.len() > MAX_SKILLS {
         return Err(Error::InvalidRequest(format!(
@@ -140,6 +141,8 @@ pub fn resolve_skills(
     let mut resolved: Vec<ResolvedSkill> = Vec::new();
     let mut unresolved = Vec::new();
     for input in inputs {
+        // One search per free text (up to MAX_SKILLS): stop between them at the deadline.
+        deadline.check("resolving skills")?;
         let input_text = input.trim();
         if input_text.is_empty() {
             return Err(Error::InvalidRequest("skills must not contain empty strings".into()));
@@ -357,19 +360,35 @@ fn skill_vector(searcher: &Searcher, skill: &ResolvedSkill) -> Result<Option<Vec
     }
 }
 
+/// Which materials `materials_for_skills` returns, and until when it may work.
+#[derive(Debug, Clone, Copy)]
+pub struct MaterialsQuery<'a> {
+    /// Only materials at this EQF level.
+    pub eqf: Option<u8>,
+    /// Language of the labels shown.
+    pub lang: &'a Lang,
+    pub limit: usize,
+    pub deadline: Deadline,
+}
+
 /// Ranks materials by how many of `skills` they cover, then by relevance.
 pub fn materials_for_skills(
     searcher: &Searcher,
     catalog: &Catalog,
     graph: &RelationGraph,
     skills: &[ResolvedSkill],
-    eqf: Option<u8>,
-    lang: &Lang,
-    limit: usize,
+    query: MaterialsQuery<'_>,
 ) -> Result<Vec<MaterialMatch>> {
+    let MaterialsQuery {
+        eqf,
+        lang,
+        limit,
+        deadline,
+    } = query;
     let mut covered: BTreeMap<ConceptId, Vec<CoveredSkill>> = BTreeMap::new();
     let mut texts_probed: HashSet<&str> = HashSet::new();
     for skill in skills {
+        deadline.check("finding materials")?;
         let id = ConceptId::new(skill.id.as_str());
         let mut reached: HashSet<&ConceptId> = HashSet::from([&id]);
         reached.extend(graph.neighbours.get(&id).into_iter().flatten());

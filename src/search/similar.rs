@@ -19,7 +19,7 @@ use crate::analyze::{fold, words};
 use crate::error::{Error, Result};
 use crate::index::vectors::{EmbeddedField, VectorConcept, VectorEntry, VectorStore};
 use crate::ingest::Catalog;
-use crate::types::{ConceptId, Kind, Lang};
+use crate::types::{ConceptId, Deadline, Kind, Lang};
 
 /// Most concepts `duplicates` compares in one request (its cost grows with the kinds asked).
 pub const MAX_DUPLICATE_CANDIDATES: usize = 5000;
@@ -72,21 +72,38 @@ fn store_of(searcher: &Searcher) -> Result<&VectorStore> {
 }
 
 /// What `similar` compares against.
+#[derive(Debug, Clone, Copy)]
 pub enum SimilarTo<'a> {
     Text(&'a str),
     Concept(&'a str),
 }
 
-/// Concepts of `kinds` (all when empty) nearest to a text or a concept, best first.
+/// What `similar` looks for.
+#[derive(Debug, Clone, Copy)]
+pub struct SimilarRequest<'a> {
+    pub to: SimilarTo<'a>,
+    /// Kinds of the answers; all when empty.
+    pub kinds: &'a [Kind],
+    /// Language of the labels shown.
+    pub lang: &'a Lang,
+    pub limit: usize,
+    pub deadline: Deadline,
+}
+
+/// Concepts of `request.kinds` nearest to a text or a concept, best first.
 pub fn similar(
     searcher: &Searcher,
     catalog: &Catalog,
     graph: &RelationGraph,
-    to: SimilarTo<'_>,
-    kinds: &[Kind],
-    lang: &Lang,
-    limit: usize,
+    request: SimilarRequest<'_>,
 ) -> Result<Vec<Similar>> {
+    let SimilarRequest {
+        to,
+        kinds,
+        lang,
+        limit,
+        deadline,
+    } = request;
     let store = store_of(searcher)?;
     let (queries, own_id, own_words): (Vec<Vec<f32>>, Option<String>, HashSet<String>) = match to {
         SimilarTo::Text(text) => {
@@ -119,6 +136,7 @@ pub fn similar(
     };
     let mut best: HashMap<usize, (f32, usize)> = HashMap::new();
     for query in &queries {
+        deadline.check("finding similar concepts")?;
         for found in store.search(query, (limit * 8).max(64), Some(&wanted))? {
             let concept = store.entries.entries[found.entry].concept as usize;
             let slot = best.entry(concept).or_insert((found.similarity, found.entry));
@@ -200,6 +218,7 @@ pub fn duplicates(
     kinds: &[Kind],
     min_similarity: f32,
     cross_source: bool,
+    deadline: Deadline,
 ) -> Result<Vec<DuplicateCluster>> {
     let store = store_of(searcher)?;
     let candidates: Vec<usize> = (0..store.entries.concepts.len())
@@ -246,25 +265,30 @@ pub fn duplicates(
             .push(entry);
     }
     // Each label's nearest labels on rayon's threads (the request holds a blocking-pool thread).
-    let pairs: Vec<((usize, usize), f32)> = candidates
+    // The deadline is checked per concept: a request that timed out stops within one concept's
+    // scans (about a millisecond), and rayon's collect into a Result stops the other threads too.
+    let pairs: Vec<Vec<((usize, usize), f32)>> = candidates
         .par_iter()
-        .flat_map_iter(|&concept| {
+        .map(|&concept| {
+            deadline.check("finding duplicates")?;
             let entries = entries_of.get(&concept).map(Vec::as_slice).unwrap_or_default();
-            let wanted = &wanted;
-            entries.iter().flat_map(move |&entry| {
-                store
-                    .exact_among(store.vector(entry), 16, wanted)
-                    .into_iter()
-                    .filter_map(move |found| {
-                        let other = store.entries.entries[found.entry].concept as usize;
-                        (other != concept && found.similarity >= min_similarity)
-                            .then(|| ((concept.min(other), concept.max(other)), found.similarity))
-                    })
-            })
+            Ok(entries
+                .iter()
+                .flat_map(|&entry| {
+                    store
+                        .exact_among(store.vector(entry), 16, &wanted)
+                        .into_iter()
+                        .filter_map(move |found| {
+                            let other = store.entries.entries[found.entry].concept as usize;
+                            (other != concept && found.similarity >= min_similarity)
+                                .then(|| ((concept.min(other), concept.max(other)), found.similarity))
+                        })
+                })
+                .collect())
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut best: BTreeMap<(usize, usize), f32> = BTreeMap::new();
-    for (key, similarity) in pairs {
+    for (key, similarity) in pairs.into_iter().flatten() {
         let slot = best.entry(key).or_insert(similarity);
         *slot = slot.max(similarity);
     }

@@ -13,6 +13,28 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which a retry may succeed (`Retry-After`), for 503 `overloaded`.
+    pub retry_after: Option<u64>,
+}
+
+/// The stable code of an error response made from its status alone (by the HTTP layer, the
+/// router's fallbacks or a rejection that names no code of its own).
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        422 => "invalid_body",
+        431 => "headers_too_large",
+        503 => "unavailable",
+        code if code >= 500 => "internal_error",
+        _ => "request_error",
+    }
 }
 
 #[derive(Serialize)]
@@ -32,7 +54,31 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 503 `overloaded`: too many expensive requests at once; retry after `seconds`.
+    pub fn overloaded(seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "too many expensive requests (match, materials, similar, duplicates) at once; retry later",
+            )
+        }
+    }
+
+    /// The JSON body, `{"error":{"code":…,"message":…}}`.
+    pub fn body_json(&self) -> Vec<u8> {
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -54,16 +100,29 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> ApiError {
+        // Every variant by name: a new one must choose its status here.
         match &error {
             Error::InvalidRequest(message) => ApiError::bad_request(message.clone()),
             Error::NotFound(message) => ApiError::not_found(message.clone()),
             Error::Unavailable(message) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message.clone())
             }
+            Error::Timeout(message) => ApiError::new(StatusCode::REQUEST_TIMEOUT, "timeout", message.clone()),
             Error::NoIndex { .. } | Error::IncompatibleIndex { .. } => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_index", "no index is loaded")
             }
-            _ => {
+            // A model that failed to load is reported by /health; the request gets a 503.
+            Error::Model(_) => {
+                tracing::warn!(%error, "request needs the embedding model");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the embedding model is not available",
+                )
+            }
+            // Input and configuration errors belong to indexing and startup, not to requests: if
+            // one reaches here it is our fault, like the engine's and the machine's failures.
+            Error::Input(_) | Error::Config(_) | Error::Io { .. } | Error::TextIndex(_) | Error::Internal(_) => {
                 tracing::error!(%error, "request failed");
                 ApiError::internal()
             }
@@ -79,7 +138,13 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -93,6 +158,7 @@ mod tests {
             (Error::InvalidRequest("limit".into()), StatusCode::BAD_REQUEST),
             (Error::NotFound("x".into()), StatusCode::NOT_FOUND),
             (Error::Unavailable("x".into()), StatusCode::SERVICE_UNAVAILABLE),
+            (Error::Timeout("duplicates".into()), StatusCode::REQUEST_TIMEOUT),
             (
                 Error::Internal("secret path /etc".into()),
                 StatusCode::INTERNAL_SERVER_ERROR,
