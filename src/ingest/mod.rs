@@ -270,6 +270,21 @@ enum Reader {
 }
 
 impl Reader {
+    /// Formats with one record per concept, where an id seen twice is a mistake. The others
+    /// repeat ids by design: the label table has a row per label, DigComp statements and the
+    /// ECSF and BoK trees name the competences and skills they hang from.
+    fn one_record_per_concept(self) -> bool {
+        match self {
+            Reader::EscoConcepts(_) | Reader::EscoCollection | Reader::Eo4geoMaterials | Reader::Generic => true,
+            Reader::EscoRelations
+            | Reader::EscoLabelTable
+            | Reader::Ecsf
+            | Reader::Eo4geoBokJson
+            | Reader::Eo4geoBokXml
+            | Reader::DigComp => false,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Reader::EscoConcepts(_) => "esco-csv",
@@ -450,7 +465,11 @@ pub fn ingest(
                 return Err(Error::Input(error.clone()));
             }
         }
-        let duplicates = duplicate_ids(&batch.concepts);
+        let duplicates = if reader.one_record_per_concept() {
+            duplicate_ids(&batch.concepts)
+        } else {
+            Vec::new()
+        };
         if options.strict {
             if let Some(id) = duplicates.first() {
                 return Err(Error::Input(InputError {
@@ -494,14 +513,13 @@ pub fn ingest(
     Ok((catalog, report))
 }
 
-/// Ids that an earlier concept of the same file already had, in file order: a file lists each
-/// concept once (per language, for files that hold several), so a repeat is a mistake in the
-/// file that merging would hide.
+/// Ids that an earlier concept of the same file already had, in file order: in a file of one
+/// record per concept, a repeat is a mistake that merging would hide.
 fn duplicate_ids(concepts: &[Concept]) -> Vec<&ConceptId> {
-    let mut seen: std::collections::HashSet<(&ConceptId, Vec<&Lang>)> = std::collections::HashSet::new();
+    let mut seen: std::collections::HashSet<&ConceptId> = std::collections::HashSet::new();
     concepts
         .iter()
-        .filter(|concept| !seen.insert((&concept.id, concept.labels.keys().collect())))
+        .filter(|concept| !seen.insert(&concept.id))
         .map(|concept| &concept.id)
         .collect()
 }
@@ -642,5 +660,81 @@ mod tests {
             slug("Chief Information Security Officer (CISO)"),
             "chief-information-security-officer-ciso"
         );
+    }
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn profile_line(id: &str, title: &str) -> String {
+        format!(r#"{{"id":"{id}","kind":"profile","source":"alliance","labels":{{"en":{{"preferred":"{title}"}}}}}}"#)
+    }
+
+    #[test]
+    fn duplicate_ids_in_a_file_are_counted_and_strict_refuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            profile_line("a:1", "first"),
+            profile_line("a:2", "second"),
+            profile_line("a:1", "first again"),
+        ];
+        write(dir.path(), "alliance.jsonl", lines.join("\n").as_bytes());
+        let paths = [dir.path().to_path_buf()];
+        let (catalog, report) = ingest(&paths, IngestOptions::default(), &|_| {}).unwrap();
+        assert_eq!(catalog.concepts.len(), 2);
+        assert_eq!(report.duplicate_ids(), 1);
+        assert_eq!(report.files[0].first_duplicate_ids, vec!["a:1"]);
+        assert_eq!(report.files[0].concepts, 2);
+        let error = ingest(&paths, IngestOptions { strict: true }, &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("alliance.jsonl") && error.contains("a:1"), "{error}");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_reported_and_skipped_unless_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "alliance.jsonl", profile_line("a:1", "kept").as_bytes());
+        write(dir.path(), "occupations_en.csv", b"");
+        write(
+            dir.path(),
+            "occupation_labels.tsv.gz",
+            b"\x1f\x8b\x08\x00 not gzip after all",
+        );
+        let paths = [dir.path().to_path_buf()];
+        let (catalog, report) = ingest(&paths, IngestOptions::default(), &|_| {}).unwrap();
+        assert_eq!(catalog.concepts.len(), 1, "the good file still counts");
+        let failed: Vec<(String, &str)> = report
+            .failed_files()
+            .map(|f| {
+                (
+                    f.path.file_name().unwrap().to_string_lossy().into_owned(),
+                    f.failed.as_deref().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(failed.len(), 2, "{failed:?}");
+        for (name, why) in &failed {
+            assert!(why.contains(name.as_str()), "the message names the file: {why}");
+        }
+        assert!(
+            failed
+                .iter()
+                .any(|(_, why)| why.contains("line 1") && why.contains("empty")),
+            "{failed:?}"
+        );
+        let error = ingest(&paths, IngestOptions { strict: true }, &|_| {}).unwrap_err();
+        assert!(
+            error.to_string().contains("occupations_en.csv") || error.to_string().contains("occupation_labels.tsv.gz")
+        );
+    }
+
+    #[test]
+    fn a_missing_data_path_is_the_users_to_fix() {
+        let error = ingest(&[PathBuf::from("/no/such/data")], IngestOptions::default(), &|_| {}).unwrap_err();
+        assert!(error.is_user_error(), "{error}");
+        assert!(error.to_string().contains("/no/such/data"), "{error}");
     }
 }

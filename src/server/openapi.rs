@@ -23,9 +23,10 @@ fn error_responses(mut responses: Value, statuses: &[&str]) -> Value {
         let description = match *status {
             "400" => "Invalid parameter or body",
             "404" => "Unknown id",
-            "408" => "The request took longer than the server allows",
+            "401" => "Missing or wrong bearer token",
+            "408" => "The request took longer than the server allows (its work stops too)",
             "413" => "Body too large",
-            "503" => "No index loaded yet, or vectors unavailable for this request",
+            "503" => "No index loaded yet, vectors unavailable for this request, or (code `overloaded`, with Retry-After) too many expensive requests at once",
             _ => "Error",
         };
         responses[*status] = json!({
@@ -113,12 +114,12 @@ pub fn document() -> Value {
             "/match": { "post": {
                 "summary": "Occupations and profiles ranked by weighted coverage of the given skills, with the gap",
                 "requestBody": skills_body(json!({ "kind": { "type": "array", "items": string() } })),
-                "responses": error_responses(json!({ "200": ok("Resolved skills and ranked matches", "MatchResponse") }), &["400", "413", "503"])
+                "responses": error_responses(json!({ "200": ok("Resolved skills and ranked matches", "MatchResponse") }), &["400", "408", "413", "503"])
             } },
             "/materials/for-skills": { "post": {
                 "summary": "Training materials covering the given skills, ranked by coverage and relevance",
                 "requestBody": skills_body(json!({ "eqf": integer(1, 8) })),
-                "responses": error_responses(json!({ "200": ok("Resolved skills and ranked materials", "MaterialsResponse") }), &["400", "413", "503"])
+                "responses": error_responses(json!({ "200": ok("Resolved skills and ranked materials", "MaterialsResponse") }), &["400", "408", "413", "503"])
             } },
             "/similar": { "post": {
                 "summary": "Concepts nearest to a text or to a concept, with evidence",
@@ -126,7 +127,7 @@ pub fn document() -> Value {
                     "type": "object", "additionalProperties": false,
                     "properties": { "text": string(), "id": string(), "kind": { "type": "array", "items": string() }, "lang": string(), "limit": integer(1, 100) }
                 } } } },
-                "responses": error_responses(json!({ "200": ok("Similar concepts", "SimilarResponse") }), &["400", "404", "413", "503"])
+                "responses": error_responses(json!({ "200": ok("Similar concepts", "SimilarResponse") }), &["400", "404", "408", "413", "503"])
             } },
             "/duplicates": { "get": {
                 "summary": "Clusters of near-duplicate profiles, materials or tools",
@@ -135,14 +136,19 @@ pub fn document() -> Value {
                     query("min_similarity", "Cosine similarity a pair must reach (default 0.93)", json!({ "type": "number", "minimum": 0, "maximum": 1 }), false),
                     query("cross_source", "Only pairs from different sources (default true)", json!({ "type": "boolean" }), false)
                 ],
-                "responses": error_responses(json!({ "200": ok("Clusters", "DuplicatesResponse") }), &["400", "503"])
+                "responses": error_responses(json!({ "200": ok("Clusters", "DuplicatesResponse") }), &["400", "408", "503"])
+            } },
+            "/admin/reload": { "post": {
+                "summary": "Load the current index generation now (the server also notices a new one by itself within seconds). Present only when the server has an admin token",
+                "security": [ { "adminToken": [] } ],
+                "responses": error_responses(json!({ "200": ok("`status` reloaded or unchanged, and the `generation` served", "Object") }), &["401", "503"])
             } },
             "/health": { "get": {
-                "summary": "Liveness and readiness",
+                "summary": "Liveness and readiness, and the index generation served",
                 "responses": { "200": ok("Ready", "Object"), "503": ok("Still loading", "Object") }
             } },
             "/stats": { "get": {
-                "summary": "The index manifest and counts",
+                "summary": "The index generation served, its manifest and counts",
                 "responses": error_responses(json!({ "200": ok("Manifest", "Object") }), &["503"])
             } },
             "/openapi.json": { "get": {
@@ -150,7 +156,10 @@ pub fn document() -> Value {
                 "responses": { "200": ok("OpenAPI 3 document", "Object") }
             } }
         },
-        "components": { "schemas": {
+        "components": {
+          "securitySchemes": { "adminToken": { "type": "http", "scheme": "bearer",
+            "description": "The token of `occusearch serve --admin-token-file` or OCCUSEARCH_ADMIN_TOKEN" } },
+          "schemas": {
             "Error": { "type": "object", "required": ["error"], "properties": { "error": {
                 "type": "object", "required": ["code", "message"],
                 "properties": { "code": { "type": "string", "description": "Stable snake_case code" }, "message": string() }

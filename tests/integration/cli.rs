@@ -95,3 +95,66 @@ fn index_then_show_from_the_command_line() {
     assert!(text.contains("Energieaudits von Gebäuden durchführen"), "{text}");
     assert!(text.contains("plan staged deep renovations [en]"), "{text}");
 }
+
+#[test]
+fn ingest_problems_the_user_must_fix_exit_2_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("index");
+    // A data path that is not there.
+    let output = occusearch()
+        .args(["index", "--embed", "none", "--data"])
+        .arg(dir.path().join("no-such-data"))
+        .arg("--index")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-data"));
+    // A real ESCO file cut inside a quoted field (the description of its last record).
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let real = std::fs::read_to_string(crate::common::data_dir().join("esco/v1.2.0/en/ISCOGroups_en.csv")).unwrap();
+    let cut = real
+        .char_indices()
+        .map(|(i, _)| i)
+        .take_while(|&i| i < real.len() / 2)
+        .last()
+        .unwrap();
+    let cut = real[..cut].rfind(" a").unwrap_or(cut); // inside a description: prose, quoted
+    std::fs::write(data.join("ISCOGroups_en.csv"), &real[..cut]).unwrap();
+    let line = real[..cut].matches('\n').count();
+    let output = occusearch()
+        .args(["index", "--embed", "none", "--strict", "--data"])
+        .arg(&data)
+        .arg("--index")
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ISCOGroups_en.csv:line ") && stderr.contains("cut short"),
+        "{stderr}"
+    );
+    assert!(!root.join("current").exists(), "nothing made current");
+    // Without --strict: indexed without the chopped record, which the summary names.
+    let output = occusearch()
+        .args(["index", "--embed", "none", "--data"])
+        .arg(&data)
+        .arg("--index")
+        .arg(&root)
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        summary.contains("cut short") && summary.contains("skipped records: 1"),
+        "{summary}"
+    );
+    assert!(line > 10, "cut well inside the file ({line} lines)");
+}

@@ -109,3 +109,58 @@ fn missing_index_and_empty_data_are_user_errors_with_advice() {
     let error = build(&[empty.path().to_path_buf()], &dir.path().join("index"), false).unwrap_err();
     assert!(error.to_string().contains("no records found"), "{error}");
 }
+
+#[test]
+fn a_build_killed_with_sigkill_leaves_the_live_index_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("index");
+    let first = build(&sample(), &root, false).unwrap();
+    // The binary rebuilding a bigger real subset, killed as soon as it writes its generation.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_occusearch"))
+        .args(["index", "--embed", "none", "--index"])
+        .arg(&root)
+        .args(
+            crate::common::subset()
+                .iter()
+                .flat_map(|p| [std::ffi::OsStr::new("--data"), p.as_os_str()]),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let building = || {
+        std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("building-"))
+    };
+    let started = std::time::Instant::now();
+    while !building() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before it could be killed"
+        );
+        assert!(started.elapsed().as_secs() < 300, "no build directory appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup of any kind
+    child.wait().unwrap();
+    assert!(building(), "killed in the middle of writing its generation");
+    // The live index still answers, from the generation it had.
+    let opened = OccuIndex::open(&root).unwrap();
+    assert_eq!(opened.dir, std::fs::canonicalize(&first.generation).unwrap());
+    let searcher = occusearch::search::Searcher::text_only(opened);
+    let hits = searcher
+        .search(&occusearch::search::SearchRequest::new("energy retrofit advisor"))
+        .unwrap()
+        .hits;
+    assert!(!hits.is_empty(), "the old index answers");
+    drop(searcher);
+    // The next build removes what the killed one left and swaps in.
+    let next = build(&sample(), &root, false).unwrap();
+    assert!(!building(), "abandoned build removed");
+    assert_eq!(
+        OccuIndex::open(&root).unwrap().dir,
+        std::fs::canonicalize(&next.generation).unwrap()
+    );
+}

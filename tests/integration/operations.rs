@@ -217,8 +217,10 @@ fn a_new_generation_is_picked_up_without_a_restart_and_the_old_one_is_kept_while
         .enable_all()
         .build()
         .unwrap();
-    let _watcher =
-        runtime.block_on(async { occusearch::server::watch_generations(state.clone(), options.reload_every) });
+    let _watcher = {
+        let _entered = runtime.enter();
+        occusearch::server::watch_generations(state.clone(), options.reload_every)
+    };
     let app = occusearch::server::router(state, options);
     let wait_for = |what: &str, ready: &dyn Fn() -> bool| {
         let started = Instant::now();
@@ -260,4 +262,114 @@ fn a_new_generation_is_picked_up_without_a_restart_and_the_old_one_is_kept_while
     });
     build_text_only(&data, &root);
     assert!(!held.exists(), "pruned once nobody holds it");
+}
+
+/// CPU seconds a process has used (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ, fixed at 100 by the Linux ABI
+}
+
+/// Kills the server child when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (status, _, body) = raw_exchange(addr, request.as_bytes());
+    (status, body)
+}
+
+#[test]
+fn expensive_work_stops_at_its_deadline_instead_of_running_on() {
+    // The real server binary over the real-model index, so that its CPU time is its own.
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    crate::embedding::model(); // fails with advice when the model is missing
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_occusearch"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--timeout",
+            "1",
+            "--max-heavy",
+            "4",
+            "--index",
+        ])
+        .arg(crate::vector_search::root())
+        .arg("--models")
+        .arg(&models)
+        .env_remove("OCCUSEARCH_MODEL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take();
+    let child = Child(child);
+    let pid = child.0.id();
+    let (found, addr) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr.unwrap()).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("occusearch listening on http://") {
+                let _ = found.send(rest.split_whitespace().next().unwrap().parse::<SocketAddr>().unwrap());
+            }
+        }
+    });
+    let addr = addr
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server did not start");
+    let started = Instant::now();
+    while http(addr, "GET", "/health", "").0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the index did not load");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Four matches of 100 distinct free texts each (the documented maximum): each text is a
+    // hybrid search with its own embedding, seconds of work per request on two cores.
+    let replies: Vec<u16> = (0..4)
+        .map(|request| {
+            std::thread::spawn(move || {
+                let skills: Vec<String> = (0..100)
+                    .map(|i| format!("skill number {i} of request {request}: manage network security audits"))
+                    .collect();
+                http(
+                    addr,
+                    "POST",
+                    "/match",
+                    &serde_json::json!({ "skills": skills }).to_string(),
+                )
+                .0
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        replies.iter().all(|&s| s == 408),
+        "every request outlived its 1 s: {replies:?}"
+    );
+    // Work checks the deadline between searches: give stragglers a moment, then the server must
+    // be idle (the generation watcher reads a link every 2 s, nothing more).
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_seconds(pid) - before;
+    assert!(
+        used < 0.3,
+        "the server kept computing after its replies: {used:.2} s of CPU in 2 s"
+    );
+    // And it still answers.
+    assert_eq!(http(addr, "GET", "/health", "").0, 200);
 }
