@@ -154,12 +154,20 @@ struct EvalArgs {
     #[arg(long)]
     query_lang: Option<String>,
     /// Run every MELO dataset folder inside this directory (corpus-only: a temporary index each).
-    #[arg(long, required_unless_present_any = ["corpus", "linking"])]
+    #[arg(long, required_unless_present_any = ["corpus", "linking", "matching"])]
     melo_dir: Option<PathBuf>,
     /// Product benchmark: the job titles of every monolingual MELO folder in this directory against
     /// the served index (--index), kinds occupation and isco-group, scored by their ESCO concept.
     #[arg(long, conflicts_with_all = ["melo_dir", "corpus"])]
     linking: Option<PathBuf>,
+    /// Matching benchmark: ESCO occupations' essential skills typed as French and Spanish free
+    /// texts (k = 3, 5, 8; preferred or alternative labels; a noisy variant) through the /match
+    /// path over the served index (--index), scored by the rank of the source occupation.
+    #[arg(long, conflicts_with_all = ["melo_dir", "corpus", "linking"])]
+    matching: bool,
+    /// With --matching: occupations sampled with --seed.
+    #[arg(long, default_value_t = eval::matching::DEFAULT_OCCUPATIONS)]
+    occupations: usize,
     /// With --linking: queries per country, drawn with --seed (0: every query).
     #[arg(long, default_value_t = eval::linking::DEFAULT_SAMPLE)]
     sample: usize,
@@ -597,6 +605,9 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.linking {
         return run_linking(config, &args, dir, mode, fusion);
     }
+    if args.matching {
+        return run_matching(config, &args);
+    }
     let (embedder, cache) = if mode == eval::Mode::Text {
         (None, None)
     } else {
@@ -705,6 +716,38 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         )?;
     }
     writeln!(out, "{}", row("**mean**", String::new(), String::new(), &summary.mean))?;
+    Ok(())
+}
+
+/// The matching benchmark over the served index, through the path of `POST /match`.
+fn run_matching(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
+    let searcher = open_searcher(config, args.models.clone(), SessionPlan::default())?;
+    let catalog = searcher.index.load_catalog()?;
+    let graph = occusearch::search::matching::RelationGraph::new(&catalog);
+    let langs = [Lang::parse("fr"), Lang::parse("es")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    let cases = eval::matching::cases(&catalog, &graph, &langs, args.occupations, args.seed);
+    let bar = ProgressBar::new(cases.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("cases [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let report = eval::matching::run_matching(&searcher, &catalog, &graph, &cases, &|done| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        report.write_table(&mut out)?;
+        eprintln!("{} cases in {:.1} s", cases.len(), started.elapsed().as_secs_f64());
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! computes the metrics of [`metrics`]. Nothing but the given files is used.
 
 pub mod linking;
+pub mod matching;
 pub mod metrics;
 pub mod training;
 

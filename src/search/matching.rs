@@ -3,9 +3,17 @@
 //! (missing essential skills), and ranks training materials by how many of a set of skills they
 //! cover (by explicit relation or by embedding similarity).
 //!
-//! Weighted coverage of a target t with essential skills E(t) and optional skills O(t), given
-//! the resolved skills S: `coverage = (w_e·|S ∩ E| + w_o·|S ∩ O|) / (w_e·|E| + w_o·|O|)`, with
-//! w_e = 2 and w_o = 1 (an essential skill counts twice).
+//! Scoring weighs each skill by how specific it is, its inverse document frequency over the
+//! occupations and profiles that list it (Spärck Jones 1972), `idf(s) = ln(1 + N / df(s))`: a
+//! shared rare skill says more than "communicate with customers". For a target t with essential
+//! skills E(t) and optional skills O(t), given the resolved skills S and the inputs I (each input
+//! weighing as much as the most specific skill it resolved to):
+//! - target coverage `C_t = (Σ_{S∩E} w_e·idf + Σ_{S∩O} w_o·idf) / (Σ_E w_e·idf + Σ_O w_o·idf)`,
+//!   w_e = 2, w_o = 1 (an essential skill counts twice);
+//! - user coverage `C_u = Σ_{i ∈ I listed by t} idf(i) / Σ_{i ∈ I} idf(i)`;
+//! - `score = 2·C_t·C_u / (C_t + C_u)`, their harmonic mean (an F1): a small occupation that lists
+//!   one generic skill has a high C_t and a low C_u, a large one that lists all the given skills the
+//!   reverse; neither size nor generic skills alone decide.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -97,6 +105,11 @@ impl RelationGraph {
             }
         }
         graph
+    }
+
+    /// The skills an occupation or profile lists, each with `true` when essential.
+    pub fn listed_skills(&self, id: &ConceptId) -> &[(ConceptId, bool)] {
+        self.skills_of.get(id).map_or(&[], Vec::as_slice)
     }
 
     /// The skills a concept lists (essential or optional), for shared-skill evidence.
@@ -202,6 +215,10 @@ pub fn resolve_skills(
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CoverageBreakdown {
+    /// IDF-weighted share of the target's skills that were given (`C_t`).
+    pub target_coverage: f64,
+    /// IDF-weighted share of the given skills that the target lists (`C_u`).
+    pub user_coverage: f64,
     pub essential_matched: usize,
     pub essential_total: usize,
     pub optional_matched: usize,
@@ -226,6 +243,50 @@ pub struct SkillMatch {
     pub missing_essential: Vec<LinkedConcept>,
 }
 
+/// A job seeker's skills and what to rank for them (`POST /match`, `occusearch eval --matching`).
+#[derive(Debug, Clone, Copy)]
+pub struct MatchQuery<'a> {
+    /// Skill ids or free texts, any language.
+    pub skills: &'a [String],
+    /// Language of the labels shown.
+    pub lang: &'a Lang,
+    /// Kinds ranked (occupations and profiles by default).
+    pub kinds: &'a [Kind],
+    pub limit: usize,
+    pub deadline: Deadline,
+}
+
+/// How the skills resolved, and the ranked targets.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchOutcome {
+    pub resolved: Vec<ResolvedSkill>,
+    pub unresolved: Vec<String>,
+    pub matches: Vec<SkillMatch>,
+}
+
+/// Resolves the skills and ranks the targets: the one path of `/match` and its benchmark.
+pub fn match_texts(
+    searcher: &Searcher,
+    catalog: &Catalog,
+    graph: &RelationGraph,
+    query: MatchQuery<'_>,
+) -> Result<MatchOutcome> {
+    let (resolved, unresolved) = resolve_skills(
+        searcher,
+        catalog,
+        query.skills,
+        query.lang,
+        &[Kind::Skill],
+        query.deadline,
+    )?;
+    let matches = match_skills(catalog, graph, &resolved, query.kinds, query.lang, query.limit);
+    Ok(MatchOutcome {
+        resolved,
+        unresolved,
+        matches,
+    })
+}
+
 /// Ranks targets of `kinds` by weighted coverage of `skills`.
 pub fn match_skills(
     catalog: &Catalog,
@@ -236,6 +297,21 @@ pub fn match_skills(
     limit: usize,
 ) -> Vec<SkillMatch> {
     let given: HashSet<ConceptId> = skills.iter().map(|s| ConceptId::new(s.id.as_str())).collect();
+    let targets = graph.skills_of.len().max(1) as f64;
+    let idf = |skill: &ConceptId| {
+        let df = graph.targets_of.get(skill).map_or(0, Vec::len).max(1) as f64;
+        (1.0 + targets / df).ln()
+    };
+    // Each input with the skills it resolved to and its weight (its most specific skill).
+    let mut inputs: BTreeMap<&str, Vec<ConceptId>> = BTreeMap::new();
+    for skill in skills {
+        inputs
+            .entry(skill.input.as_str())
+            .or_default()
+            .push(ConceptId::new(skill.id.as_str()));
+    }
+    let input_weight = |ids: &[ConceptId]| ids.iter().map(&idf).fold(0.0, f64::max);
+    let inputs_total: f64 = inputs.values().map(|ids| input_weight(ids)).sum();
     let mut candidates: BTreeMap<&ConceptId, ()> = BTreeMap::new();
     for skill in &given {
         for (target, _) in graph.targets_of.get(skill).into_iter().flatten() {
@@ -259,9 +335,27 @@ pub fn match_skills(
             optional.retain(|s| !essential.contains(s));
             let essential_matched = essential.iter().filter(|s| given.contains(**s)).count();
             let optional_matched = optional.iter().filter(|s| given.contains(**s)).count();
-            let total = ESSENTIAL_WEIGHT * essential.len() as f64 + OPTIONAL_WEIGHT * optional.len() as f64;
-            let score = if total > 0.0 {
-                (ESSENTIAL_WEIGHT * essential_matched as f64 + OPTIONAL_WEIGHT * optional_matched as f64) / total
+            let weigh = |set: &HashSet<&ConceptId>, only_given: bool| -> f64 {
+                set.iter()
+                    .filter(|s| !only_given || given.contains(**s))
+                    .map(|s| idf(s))
+                    .sum()
+            };
+            let total = ESSENTIAL_WEIGHT * weigh(&essential, false) + OPTIONAL_WEIGHT * weigh(&optional, false);
+            let covered = ESSENTIAL_WEIGHT * weigh(&essential, true) + OPTIONAL_WEIGHT * weigh(&optional, true);
+            let target_coverage = if total > 0.0 { covered / total } else { 0.0 };
+            let user_covered: f64 = inputs
+                .values()
+                .filter(|ids| ids.iter().any(|id| essential.contains(id) || optional.contains(id)))
+                .map(|ids| input_weight(ids))
+                .sum();
+            let user_coverage = if inputs_total > 0.0 {
+                user_covered / inputs_total
+            } else {
+                0.0
+            };
+            let score = if target_coverage + user_coverage > 0.0 {
+                2.0 * target_coverage * user_coverage / (target_coverage + user_coverage)
             } else {
                 0.0
             };
@@ -287,6 +381,8 @@ pub fn match_skills(
                 lang: used.to_string(),
                 score,
                 breakdown: CoverageBreakdown {
+                    target_coverage,
+                    user_coverage,
                     essential_matched,
                     essential_total: essential.len(),
                     optional_matched,
@@ -472,4 +568,88 @@ pub fn materials_for_skills(
     });
     materials.truncate(limit);
     Ok(materials)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Concept, LanguageLabels, Relation};
+
+    fn concept(id: &str, kind: Kind) -> Concept {
+        let mut concept = Concept::new(ConceptId::new(id), kind, "esco");
+        let labels = LanguageLabels {
+            preferred: Some(id.to_string()),
+            ..Default::default()
+        };
+        concept.labels.insert(Lang::english(), labels);
+        concept
+    }
+
+    fn given(ids: &[&str]) -> Vec<ResolvedSkill> {
+        ids.iter()
+            .map(|id| ResolvedSkill {
+                input: id.to_string(),
+                id: id.to_string(),
+                kind: Kind::Skill,
+                source: "esco".into(),
+                label: id.to_string(),
+                lang: "en".into(),
+                via: "id",
+                similarity: None,
+            })
+            .collect()
+    }
+
+    /// Twenty occupations list the generic skill; `specialist` also lists the rare one and
+    /// three more; `small` lists only the generic skill.
+    fn catalog() -> Catalog {
+        let mut catalog = Catalog::default();
+        let essential = |from: &str, to: &str| Relation {
+            from: ConceptId::new(from),
+            relation: RelationType::EssentialSkill,
+            to: ConceptId::new(to),
+            level: None,
+        };
+        for skill in ["generic", "rare", "s1", "s2", "s3"] {
+            catalog.merge(concept(skill, Kind::Skill));
+        }
+        for occupation in ["specialist", "small"] {
+            catalog.merge(concept(occupation, Kind::Occupation));
+        }
+        catalog.relations.push(essential("small", "generic"));
+        for skill in ["generic", "rare", "s1", "s2", "s3"] {
+            catalog.relations.push(essential("specialist", skill));
+        }
+        for n in 0..20 {
+            let id = format!("other{n}");
+            catalog.merge(concept(&id, Kind::Occupation));
+            catalog.relations.push(essential(&id, "generic"));
+            catalog.relations.push(essential(&id, &format!("own{n}")));
+            catalog.merge(concept(&format!("own{n}"), Kind::Skill));
+        }
+        catalog
+    }
+
+    #[test]
+    fn a_shared_rare_skill_outweighs_size_and_generic_skills() {
+        let catalog = catalog();
+        let graph = RelationGraph::new(&catalog);
+        let english = Lang::english();
+        let ranked = match_skills(
+            &catalog,
+            &graph,
+            &given(&["generic", "rare"]),
+            &[Kind::Occupation],
+            &english,
+            5,
+        );
+        assert_eq!(ranked[0].id, "specialist", "{ranked:?}");
+        // Plain coverage would put `small` first: 1 of its 1 skill against 2 of 5.
+        let small = ranked.iter().find(|m| m.id == "small").unwrap();
+        assert_eq!(small.breakdown.target_coverage, 1.0);
+        assert!(small.breakdown.user_coverage < 0.5, "{small:?}");
+        let top = &ranked[0].breakdown;
+        let f1 = 2.0 * top.target_coverage * top.user_coverage / (top.target_coverage + top.user_coverage);
+        assert!((ranked[0].score - f1).abs() < 1e-12);
+    }
 }

@@ -37,7 +37,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, Result};
 use crate::ingest::Catalog;
-use crate::search::matching::{self, MaterialsQuery, RelationGraph};
+use crate::search::matching::{self, MatchQuery, MaterialsQuery, RelationGraph};
 use crate::search::similar::{self, SimilarRequest, SimilarTo};
 use crate::search::suggest::Suggester;
 use crate::search::{self, Mode, SearchRequest, Searcher};
@@ -591,19 +591,18 @@ async fn match_handler(
     };
     let limit = parse_limit(body.limit, 10)?;
     heavy(&state, move |loaded, deadline| {
-        let (resolved, unresolved) = matching::resolve_skills(
-            &loaded.searcher,
-            &loaded.catalog,
-            &body.skills,
-            &lang,
-            &[Kind::Skill],
+        let query = MatchQuery {
+            skills: &body.skills,
+            lang: &lang,
+            kinds: &kinds,
+            limit,
             deadline,
-        )?;
-        let matches = matching::match_skills(&loaded.catalog, &loaded.graph, &resolved, &kinds, &lang, limit);
+        };
+        let outcome = matching::match_texts(&loaded.searcher, &loaded.catalog, &loaded.graph, query)?;
         Ok(Json(MatchResponse {
-            resolved,
-            unresolved,
-            matches,
+            resolved: outcome.resolved,
+            unresolved: outcome.unresolved,
+            matches: outcome.matches,
         }))
     })
     .await

@@ -300,9 +300,16 @@ async fn match_ranks_by_weighted_coverage_and_reports_the_gap() {
     }
     let breakdown = &developer_match["breakdown"];
     let score = developer_match["score"].as_f64().unwrap();
-    let expected = (2.0 * breakdown["essential_matched"].as_f64().unwrap()
-        + breakdown["optional_matched"].as_f64().unwrap())
-        / (2.0 * breakdown["essential_total"].as_f64().unwrap() + breakdown["optional_total"].as_f64().unwrap());
+    // The score is the harmonic mean of the two coverages the breakdown explains.
+    let (target, user) = (
+        breakdown["target_coverage"].as_f64().unwrap(),
+        breakdown["user_coverage"].as_f64().unwrap(),
+    );
+    assert!(
+        (0.0..=1.0).contains(&target) && (0.0..=1.0).contains(&user),
+        "{breakdown}"
+    );
+    let expected = 2.0 * target * user / (target + user);
     assert!((score - expected).abs() < 1e-9, "{developer_match}");
     let scores: Vec<f64> = body["matches"]
         .as_array()
