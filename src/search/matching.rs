@@ -134,10 +134,58 @@ pub struct ResolvedSkill {
     /// Cosine similarity of the text and the skill's best label (search only, vectors available).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
+    /// How sure the resolution is, in [0, 1]: 1 for an id, else the similarity, or
+    /// [`RESOLVE_SIMILARITY`] for a label holding every word of the text that was not embedded.
+    pub confidence: f32,
 }
 
-/// Resolves ids and free texts to skill-like concepts of `kinds`. Inputs that resolve to nothing
-/// are returned apart.
+/// A free text that resolved to no skill with confidence, and the nearest candidates.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnresolvedSkill {
+    pub input: String,
+    /// The best candidates found (at most three), for the user to pick from.
+    pub suggestions: Vec<SkillSuggestion>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillSuggestion {
+    pub id: String,
+    pub label: String,
+    pub lang: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+}
+
+/// A free text resolves to a skill on a label at least this similar: with multilingual-e5,
+/// unrelated short texts reach 0.80–0.89 ("asdf" → "STAF" 0.87, "x" → "use X-ray machines"
+/// 0.89), related ones 0.90 and more (the same scale as [`OTHER_SOURCE_SIMILARITY`] and
+/// [`MATERIAL_SIMILARITY`]).
+pub const RESOLVE_SIMILARITY: f32 = 0.90;
+/// ... or on a label that holds every word of the text, unless its embedding says the label is
+/// unrelated (below this). A text with no word of three letters or more resolves only to a
+/// label equal to it.
+const RESOLVE_TEXT_FLOOR: f32 = 0.85;
+
+/// The confidence of resolving a text whose folded words are `words` to `hit`; `None` below
+/// the bar.
+fn confidence(hit: &super::Hit, words: &[String]) -> Option<f32> {
+    let similarity = hit.vector.as_ref().map(|v| v.similarity);
+    // Too short to mean anything but a label of its own ("R", "C"): "x" is no X-ray skill and
+    // no XQuery, however near their embeddings sit.
+    if !words.iter().any(|w| w.chars().count() >= 3) {
+        let label = hit.matched_label.as_deref().unwrap_or(&hit.label);
+        let exact = crate::analyze::words(&crate::analyze::fold(label)).eq(words.iter().map(String::as_str));
+        return exact.then_some(1.0);
+    }
+    if let Some(similarity) = similarity.filter(|&s| s >= RESOLVE_SIMILARITY) {
+        return Some(similarity.min(1.0));
+    }
+    let every_word = words.iter().all(|w| hit.matched_terms.iter().any(|t| t == w));
+    (every_word && similarity.is_none_or(|s| s >= RESOLVE_TEXT_FLOOR)).then(|| similarity.unwrap_or(RESOLVE_SIMILARITY))
+}
+
+/// Resolves ids and free texts to skill-like concepts of `kinds`. A free text resolves only
+/// with confidence (see [`confidence`]); one that does not is returned apart with suggestions.
 pub fn resolve_skills(
     searcher: &Searcher,
     catalog: &Catalog,
@@ -145,7 +193,7 @@ pub fn resolve_skills(
     lang: &Lang,
     kinds: &[Kind],
     deadline: Deadline,
-) -> Result<(Vec<ResolvedSkill>, Vec<String>)> {
+) -> Result<(Vec<ResolvedSkill>, Vec<UnresolvedSkill>)> {
     if inputs.is_empty() || inputs.len() > MAX_SKILLS {
         return Err(Error::InvalidRequest(format!(
             "skills must list 1 to {MAX_SKILLS} ids or texts"
@@ -171,9 +219,13 @@ pub fn resolve_skills(
                 lang: used.to_string(),
                 via: "id",
                 similarity: None,
+                confidence: 1.0,
             });
             continue;
         }
+        let words: Vec<String> = crate::analyze::words(&crate::analyze::fold(input_text))
+            .map(str::to_string)
+            .collect();
         let mut request = SearchRequest::new(input_text);
         request.kinds = kinds.to_vec();
         // The whole candidate depth: the lexical best may sit low in a vector-weighted fusion.
@@ -181,6 +233,7 @@ pub fn resolve_skills(
         request.mode = Some(Mode::Hybrid);
         let hits = searcher.search(&request)?.hits;
         let mut sources_taken: HashSet<String> = HashSet::new();
+        let before = resolved.len();
         for (position, hit) in hits.iter().enumerate() {
             let similarity = hit.vector.as_ref().map(|v| v.similarity);
             let close = similarity.is_some_and(|s| s >= OTHER_SOURCE_SIMILARITY);
@@ -188,6 +241,14 @@ pub fn resolve_skills(
             // foreign word ("Fernerkundung") can sit nearer an unrelated label than its own
             // translation, while the text side finds it among the labels in that language.
             let lexical_best = hit.text_rank == Some(1);
+            if !(position == 0 || close || lexical_best) {
+                continue;
+            }
+            // Every candidate must be confident on its own: the fused best of "x" or "asdf", or
+            // the lexical best of "cuire le pain" (paiements), is no skill of the user's.
+            let Some(confidence) = confidence(hit, &words) else {
+                continue;
+            };
             let new_source = (position == 0 || close) && sources_taken.insert(hit.source.clone());
             if new_source || (lexical_best && position > 0) {
                 let id = ConceptId::new(hit.id.as_str());
@@ -201,11 +262,24 @@ pub fn resolve_skills(
                     lang: shown.map_or_else(|| hit.lang.clone(), |s| s.lang),
                     via: "search",
                     similarity,
+                    confidence,
                 });
             }
         }
-        if hits.is_empty() {
-            unresolved.push(input.clone());
+        if resolved.len() == before {
+            unresolved.push(UnresolvedSkill {
+                input: input.clone(),
+                suggestions: hits
+                    .iter()
+                    .take(3)
+                    .map(|hit| SkillSuggestion {
+                        id: hit.id.clone(),
+                        label: hit.label.clone(),
+                        lang: hit.lang.clone(),
+                        similarity: hit.vector.as_ref().map(|v| v.similarity),
+                    })
+                    .collect(),
+            });
         }
     }
     let mut seen = HashSet::new();
@@ -260,7 +334,7 @@ pub struct MatchQuery<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct MatchOutcome {
     pub resolved: Vec<ResolvedSkill>,
-    pub unresolved: Vec<String>,
+    pub unresolved: Vec<UnresolvedSkill>,
     pub matches: Vec<SkillMatch>,
 }
 
@@ -596,6 +670,7 @@ mod tests {
                 lang: "en".into(),
                 via: "id",
                 similarity: None,
+                confidence: 1.0,
             })
             .collect()
     }
@@ -651,5 +726,60 @@ mod tests {
         let top = &ranked[0].breakdown;
         let f1 = 2.0 * top.target_coverage * top.user_coverage / (top.target_coverage + top.user_coverage);
         assert!((ranked[0].score - f1).abs() < 1e-12);
+    }
+
+    fn hit(label: &str, matched_terms: &[&str], similarity: Option<f32>) -> crate::search::Hit {
+        crate::search::Hit {
+            id: "s".into(),
+            kind: Some(Kind::Skill),
+            label: label.into(),
+            lang: "fr".into(),
+            english_label: None,
+            source: "esco".into(),
+            score: 1.0,
+            matched_label: Some(label.into()),
+            matched_lang: Some("fr".into()),
+            matched_terms: matched_terms.iter().map(|t| t.to_string()).collect(),
+            text_rank: None,
+            text_score: None,
+            vector_rank: None,
+            vector: similarity.map(|similarity| crate::search::VectorEvidence {
+                label: label.into(),
+                lang: "fr".into(),
+                field: crate::index::vectors::EmbeddedField::Preferred,
+                similarity,
+            }),
+        }
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        crate::analyze::words(&crate::analyze::fold(text))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn only_confident_evidence_resolves_a_free_text() {
+        // Near labels by embedding resolve; unrelated ones (0.8–0.89) do not.
+        assert_eq!(
+            confidence(
+                &hit("techniques de télédétection", &[], Some(0.97)),
+                &words("télédétection")
+            ),
+            Some(0.97)
+        );
+        assert_eq!(confidence(&hit("STAF", &[], Some(0.87)), &words("asdf")), None);
+        // A label holding every word resolves unless its embedding disowns it.
+        let every = hit("utiliser un four en brique", &["utiliser", "un", "four"], None);
+        assert_eq!(confidence(&every, &words("utiliser un four")), Some(RESOLVE_SIMILARITY));
+        let disowned = hit("traiter les paiements", &["pain"], Some(0.82));
+        assert_eq!(confidence(&disowned, &words("pain")), None);
+        // Short texts need a label equal to them.
+        assert_eq!(confidence(&hit("XQuery", &[], Some(0.91)), &words("x")), None);
+        assert_eq!(
+            confidence(&hit("use X-ray machines", &["x"], Some(0.89)), &words("x")),
+            None
+        );
+        assert_eq!(confidence(&hit("R", &["r"], Some(0.95)), &words("R")), Some(1.0));
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use crate::search::matching::{MaterialMatch, ResolvedSkill, SkillMatch};
+use crate::search::matching::{MaterialMatch, ResolvedSkill, SkillMatch, UnresolvedSkill};
 use crate::search::similar::{DuplicateCluster, Similar};
 use crate::search::suggest::Suggestion;
 use crate::search::{Hit, Mode};
@@ -89,7 +89,7 @@ pub struct MatchBody {
 #[derive(Debug, Serialize)]
 pub struct MatchResponse {
     pub resolved: Vec<ResolvedSkill>,
-    pub unresolved: Vec<String>,
+    pub unresolved: Vec<UnresolvedSkill>,
     pub matches: Vec<SkillMatch>,
 }
 
@@ -105,7 +105,7 @@ pub struct MaterialsBody {
 #[derive(Debug, Serialize)]
 pub struct MaterialsResponse {
     pub resolved: Vec<ResolvedSkill>,
-    pub unresolved: Vec<String>,
+    pub unresolved: Vec<UnresolvedSkill>,
     pub materials: Vec<MaterialMatch>,
 }
 

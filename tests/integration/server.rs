@@ -505,3 +505,25 @@ async fn a_real_socket_serves_json() {
     assert!(response.contains(SOFTWARE_DEVELOPER), "{response}");
     server.abort();
 }
+
+#[tokio::test]
+async fn free_texts_without_confident_evidence_come_back_unresolved_with_suggestions() {
+    let skills = json!(["x", "asdf", "computer programming"]);
+    let (status, body) = call(app(vector_state()), "POST", "/match", Some(json!({ "skills": skills }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let unresolved: Vec<&str> = body["unresolved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["input"].as_str().unwrap())
+        .collect();
+    assert_eq!(unresolved, vec!["x", "asdf"], "{body}");
+    for entry in body["unresolved"].as_array().unwrap() {
+        assert!(entry["suggestions"].as_array().unwrap().len() <= 3, "{entry}");
+    }
+    let resolved = body["resolved"].as_array().unwrap();
+    assert!(resolved.iter().all(|r| r["input"] == "computer programming"), "{body}");
+    assert!(resolved
+        .iter()
+        .all(|r| (0.9..=1.0).contains(&r["confidence"].as_f64().unwrap())));
+}
