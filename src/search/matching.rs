@@ -313,8 +313,34 @@ pub struct SkillMatch {
     pub score: f64,
     pub breakdown: CoverageBreakdown,
     pub matched_skills: Vec<LinkedConcept>,
-    /// The gap: essential skills of the target not among the given ones.
-    pub missing_essential: Vec<LinkedConcept>,
+    /// The gap: essential skills of the target not among the given ones, the one that would
+    /// raise the score most first.
+    pub missing_essential: Vec<GapSkill>,
+}
+
+/// One missing essential skill: how much having it would raise the match, and the training
+/// materials linked to it (directly or one broader/narrower step away).
+#[derive(Debug, Clone, Serialize)]
+pub struct GapSkill {
+    #[serde(flatten)]
+    pub skill: LinkedConcept,
+    /// The score with this skill given too, minus the score now.
+    pub gain: f64,
+    /// At most [`GAP_MATERIALS`] materials that cover the skill by relation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub materials: Vec<LinkedConcept>,
+}
+
+/// Materials listed per missing skill.
+pub const GAP_MATERIALS: usize = 3;
+
+/// Harmonic mean of two coverages (0 when both are 0).
+fn f1(target: f64, user: f64) -> f64 {
+    if target + user > 0.0 {
+        2.0 * target * user / (target + user)
+    } else {
+        0.0
+    }
 }
 
 /// A job seeker's skills and what to rank for them (`POST /match`, `occusearch eval --matching`).
@@ -428,11 +454,7 @@ pub fn match_skills(
             } else {
                 0.0
             };
-            let score = if target_coverage + user_coverage > 0.0 {
-                2.0 * target_coverage * user_coverage / (target_coverage + user_coverage)
-            } else {
-                0.0
-            };
+            let score = f1(target_coverage, user_coverage);
             let mut matched_skills: Vec<LinkedConcept> = essential
                 .iter()
                 .chain(optional.iter())
@@ -440,12 +462,33 @@ pub fn match_skills(
                 .filter_map(|s| linked(catalog, s, lang, None))
                 .collect();
             matched_skills.sort_by(|a, b| a.label.cmp(&b.label));
-            let mut missing_essential: Vec<LinkedConcept> = essential
+            let mut missing_essential: Vec<GapSkill> = essential
                 .iter()
                 .filter(|s| !given.contains(**s))
-                .filter_map(|s| linked(catalog, s, lang, None))
+                .filter_map(|s| {
+                    let skill = linked(catalog, s, lang, None)?;
+                    // As if the user had given it too: both coverages grow by its weight.
+                    let weight = idf(s);
+                    let with_it = f1(
+                        if total > 0.0 {
+                            (covered + ESSENTIAL_WEIGHT * weight) / total
+                        } else {
+                            0.0
+                        },
+                        (user_covered + weight) / (inputs_total + weight),
+                    );
+                    Some(GapSkill {
+                        skill,
+                        gain: with_it - score,
+                        materials: gap_materials(catalog, graph, s, lang),
+                    })
+                })
                 .collect();
-            missing_essential.sort_by(|a, b| a.label.cmp(&b.label));
+            missing_essential.sort_by(|a, b| {
+                b.gain
+                    .total_cmp(&a.gain)
+                    .then_with(|| a.skill.label.cmp(&b.skill.label))
+            });
             let (used, label) = concept.display_label(lang)?;
             Some(SkillMatch {
                 id: target.to_string(),
@@ -477,6 +520,20 @@ pub fn match_skills(
     });
     matches.truncate(limit);
     matches
+}
+
+/// Materials linked to `skill` by a covers relation, directly or one broader/narrower step away
+/// (as `materials_for_skills` reaches them by relation), the direct ones first.
+fn gap_materials(catalog: &Catalog, graph: &RelationGraph, skill: &ConceptId, lang: &Lang) -> Vec<LinkedConcept> {
+    let reached = std::iter::once(skill).chain(graph.neighbours.get(skill).into_iter().flatten());
+    let mut seen = HashSet::new();
+    reached
+        .flat_map(|concept| graph.covered_by.get(concept).into_iter().flatten())
+        .filter(|material| seen.insert(*material))
+        .filter_map(|material| linked(catalog, material, lang, None))
+        .filter(|material| material.kind == Kind::Material)
+        .take(GAP_MATERIALS)
+        .collect()
 }
 
 /// How a material covers one skill.
@@ -695,6 +752,16 @@ mod tests {
         for skill in ["generic", "rare", "s1", "s2", "s3"] {
             catalog.relations.push(essential("specialist", skill));
         }
+        // s1 is more common than s2 and s3; a course covers s2.
+        catalog.relations.push(essential("other0", "s1"));
+        catalog.relations.push(essential("other1", "s1"));
+        catalog.merge(concept("course", Kind::Material));
+        catalog.relations.push(Relation {
+            from: ConceptId::new("course"),
+            relation: RelationType::Covers,
+            to: ConceptId::new("s2"),
+            level: None,
+        });
         for n in 0..20 {
             let id = format!("other{n}");
             catalog.merge(concept(&id, Kind::Occupation));
@@ -723,6 +790,20 @@ mod tests {
         let small = ranked.iter().find(|m| m.id == "small").unwrap();
         assert_eq!(small.breakdown.target_coverage, 1.0);
         assert!(small.breakdown.user_coverage < 0.5, "{small:?}");
+        // The gap: the rarer missing skills first (they raise the score more), with materials.
+        let gap: Vec<(&str, bool)> = ranked[0]
+            .missing_essential
+            .iter()
+            .map(|g| (g.skill.id.as_str(), !g.materials.is_empty()))
+            .collect();
+        assert_eq!(
+            gap,
+            vec![("s2", true), ("s3", false), ("s1", false)],
+            "{:?}",
+            ranked[0].missing_essential
+        );
+        assert!(ranked[0].missing_essential.iter().all(|g| g.gain > 0.0));
+        assert!(ranked[0].missing_essential[0].gain > ranked[0].missing_essential[2].gain);
         let top = &ranked[0].breakdown;
         let f1 = 2.0 * top.target_coverage * top.user_coverage / (top.target_coverage + top.user_coverage);
         assert!((ranked[0].score - f1).abs() < 1e-12);
