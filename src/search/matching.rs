@@ -541,10 +541,12 @@ fn gap_materials(catalog: &Catalog, graph: &RelationGraph, skill: &ConceptId, la
 pub struct CoveredSkill {
     /// The skill as the request gave it.
     pub input: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
     pub label: String,
-    /// `relation` (the source links them, directly or through a broader/narrower concept) or
-    /// `similarity` (a label or description of the material is close to the skill's label).
+    /// `relation` (the source links them, directly or through a broader/narrower concept),
+    /// `similarity` (a label or description of the material is close to the skill's label), or
+    /// `text` (close to a free text that resolved to no skill; `id` is then empty).
     pub via: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
@@ -590,6 +592,9 @@ fn skill_vector(searcher: &Searcher, skill: &ResolvedSkill) -> Result<Option<Vec
 /// Which materials `materials_for_skills` returns, and until when it may work.
 #[derive(Debug, Clone, Copy)]
 pub struct MaterialsQuery<'a> {
+    /// Free texts that resolved to no skill: each still looks for materials by itself (the
+    /// text says what the user wants taught).
+    pub free_texts: &'a [String],
     /// Only materials at this EQF level.
     pub eqf: Option<u8>,
     /// Language of the labels shown.
@@ -607,6 +612,7 @@ pub fn materials_for_skills(
     query: MaterialsQuery<'_>,
 ) -> Result<Vec<MaterialMatch>> {
     let MaterialsQuery {
+        free_texts,
         eqf,
         lang,
         limit,
@@ -666,9 +672,43 @@ pub fn materials_for_skills(
             }
         }
     }
+    if let Some(store) = searcher.index.vectors.as_ref() {
+        let materials_only = |_: &VectorEntry, concept: &VectorConcept| concept.kind == Kind::Material;
+        for text in free_texts {
+            deadline.check("finding materials")?;
+            let Some(vector) = searcher.embed_query(text)? else {
+                break;
+            };
+            for found in store.search(&vector, 200, Some(&materials_only))? {
+                if found.similarity < MATERIAL_SIMILARITY {
+                    continue;
+                }
+                let id = ConceptId::new(store.concept_of(found.entry).id.as_str());
+                let list = covered.entry(id).or_default();
+                match list.iter_mut().find(|c| c.via == "text" && &c.input == text) {
+                    Some(existing) => {
+                        existing.similarity = Some(existing.similarity.unwrap_or(0.0).max(found.similarity));
+                    }
+                    None => list.push(CoveredSkill {
+                        input: text.clone(),
+                        id: String::new(),
+                        label: text.clone(),
+                        via: "text",
+                        similarity: Some(found.similarity),
+                    }),
+                }
+            }
+        }
+    }
     // Coverage counts the request's skills, not what they resolved to (one text may resolve
     // to a skill in several sources).
-    let asked = skills.iter().map(|s| &s.input).collect::<HashSet<_>>().len().max(1) as f64;
+    let asked = skills
+        .iter()
+        .map(|s| &s.input)
+        .chain(free_texts)
+        .collect::<HashSet<_>>()
+        .len()
+        .max(1) as f64;
     let mut materials: Vec<MaterialMatch> = covered
         .into_iter()
         .filter_map(|(id, covers)| {

@@ -622,7 +622,9 @@ async fn materials_handler(
         let kinds = [Kind::Skill, Kind::Concept, Kind::SkillGroup];
         let (resolved, unresolved) =
             matching::resolve_skills(&loaded.searcher, &loaded.catalog, &body.skills, &lang, &kinds, deadline)?;
+        let free_texts: Vec<String> = unresolved.iter().map(|u| u.input.clone()).collect();
         let query = MaterialsQuery {
+            free_texts: &free_texts,
             eqf: body.eqf,
             lang: &lang,
             limit,

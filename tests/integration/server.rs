@@ -388,7 +388,7 @@ async fn materials_for_skills_use_relations_and_similarity() {
     assert_eq!(material["covers"][0]["via"], "relation");
     assert_eq!(material["coverage"], 1.0);
     // With vectors, a free text reaches materials by similarity even where this corpus has no
-    // skill that a material covers (it resolves to an e-CF competence here).
+    // skill for it (no confident skill here: it searches materials by itself).
     let (status, body) = call(
         app(vector_state()),
         "POST",
