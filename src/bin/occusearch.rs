@@ -14,10 +14,13 @@ use occusearch::config::Config;
 use occusearch::embed::{Embedder, EmbeddingCache, FastEmbedder, SessionPlan};
 use occusearch::eval;
 use occusearch::index::{self, BuildProgress, EmbedScope, OccuIndex};
+use occusearch::ingest::Catalog;
 use occusearch::ingest::IngestOptions;
 use occusearch::search::fusion::Fusion;
+use occusearch::search::matching::{self, MatchQuery, MaterialsRequest, RelationGraph};
+use occusearch::search::similar::{self, SimilarRequest, SimilarTo};
 use occusearch::search::{self, Mode, SearchRequest, Searcher};
-use occusearch::types::{Kind, Lang};
+use occusearch::types::{Deadline, Kind, Lang};
 use occusearch::Error;
 
 /// The embedding cache, relative to the models directory.
@@ -54,9 +57,102 @@ enum Command {
     Serve(ServeArgs),
     /// Measure the HNSW graph's recall@k against an exact scan on the index's own vectors.
     Recall(RecallArgs),
+    /// Rank occupations and profiles for a set of skills, with the gap and materials for it.
+    Match(MatchArgs),
+    /// Rank training materials by how many of a set of skills they cover.
+    Materials(MaterialsArgs),
+    /// Concepts similar to a text or to a concept, with the evidence.
+    Similar(SimilarArgs),
+    /// Clusters of near-duplicate profiles, materials and tools across sources.
+    Duplicates(DuplicatesArgs),
     /// Fit the learned fusion on held-out alternative labels of the data (never on MELO) and
     /// write its weights (compiled in from src/search/ranker.json).
     TrainRanker(TrainArgs),
+}
+
+#[derive(Args)]
+struct MatchArgs {
+    /// Skills: ESCO URIs or source ids, or free texts in any language (quote each text).
+    #[arg(required = true)]
+    skills: Vec<String>,
+    /// Language of the labels shown (ISO 639-1).
+    #[arg(long, default_value = "en")]
+    lang: String,
+    /// Kinds ranked: occupation, profile; repeatable [default: both].
+    #[arg(long)]
+    kind: Vec<String>,
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Print the answer of POST /match as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct MaterialsArgs {
+    /// Skills: ids or free texts in any language (quote each text).
+    #[arg(required = true)]
+    skills: Vec<String>,
+    /// Only materials at this EQF level (1-8).
+    #[arg(long)]
+    eqf: Option<u8>,
+    /// Language of the labels shown (ISO 639-1).
+    #[arg(long, default_value = "en")]
+    lang: String,
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Print the answer of POST /materials/for-skills as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct SimilarArgs {
+    /// A title and description, any language (e.g. a planned profile).
+    #[arg(long, required_unless_present = "id", conflicts_with = "id")]
+    text: Option<String>,
+    /// A concept's ESCO URI, UUID or source id (ecsf:ciso, ...).
+    #[arg(long)]
+    id: Option<String>,
+    /// Kinds of the answers; repeatable [default: every kind].
+    #[arg(long)]
+    kind: Vec<String>,
+    /// Language of the labels shown (ISO 639-1).
+    #[arg(long, default_value = "en")]
+    lang: String,
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Print the answer of POST /similar as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct DuplicatesArgs {
+    /// Kinds compared; repeatable [default: profile and material].
+    #[arg(long)]
+    kind: Vec<String>,
+    /// Least label similarity that links two concepts.
+    #[arg(long, default_value_t = search::similar::DEFAULT_DUPLICATE_SIMILARITY)]
+    min_similarity: f32,
+    /// Link concepts of one source too (default: only across sources, the alliance's question).
+    #[arg(long)]
+    same_source: bool,
+    /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Print the answer of GET /duplicates as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -723,7 +819,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
 fn run_matching(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
     let searcher = open_searcher(config, args.models.clone(), SessionPlan::default())?;
     let catalog = searcher.index.load_catalog()?;
-    let graph = occusearch::search::matching::RelationGraph::new(&catalog);
+    let graph = RelationGraph::new(&catalog);
     let langs = [Lang::parse("fr"), Lang::parse("es")]
         .into_iter()
         .flatten()
@@ -863,6 +959,128 @@ fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The searcher, catalogue and relations that matching, materials and similarity work over.
+fn open_engine(config: &Config, models: Option<PathBuf>) -> anyhow::Result<(Searcher, Catalog, RelationGraph)> {
+    let searcher = open_searcher(config, models, SessionPlan::default())?;
+    let catalog = searcher.index.load_catalog()?;
+    let graph = RelationGraph::new(&catalog);
+    Ok((searcher, catalog, graph))
+}
+
+fn parse_limit(limit: usize) -> Result<usize, Error> {
+    if limit == 0 {
+        return Err(Error::InvalidRequest("--limit must be at least 1".into()));
+    }
+    Ok(limit)
+}
+
+/// Prints `value` as JSON, or as text through `write_text`.
+fn print<T: serde::Serialize>(
+    value: &T,
+    json: bool,
+    write_text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+    } else {
+        write_text(&mut out)?;
+    }
+    Ok(())
+}
+
+fn run_match(config: &Config, args: MatchArgs) -> anyhow::Result<()> {
+    let lang = parse_lang(&args.lang)?;
+    let mut kinds: Vec<Kind> = args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?;
+    if kinds.is_empty() {
+        kinds = vec![Kind::Occupation, Kind::Profile];
+    }
+    let (searcher, catalog, graph) = open_engine(config, args.models)?;
+    if let Some(notice) = searcher.vector_unavailable() {
+        eprintln!("note: free texts resolve from text only ({notice})");
+    }
+    let query = MatchQuery {
+        skills: &args.skills,
+        lang: &lang,
+        kinds: &kinds,
+        limit: parse_limit(args.limit)?,
+        deadline: Deadline::NONE,
+    };
+    let outcome = matching::match_texts(&searcher, &catalog, &graph, query)?;
+    print(&outcome, args.json, |out| outcome.write_text(out))
+}
+
+fn run_materials(config: &Config, args: MaterialsArgs) -> anyhow::Result<()> {
+    let lang = parse_lang(&args.lang)?;
+    let (searcher, catalog, graph) = open_engine(config, args.models)?;
+    if let Some(notice) = searcher.vector_unavailable() {
+        eprintln!("note: materials found by relation only ({notice})");
+    }
+    let request = MaterialsRequest {
+        skills: &args.skills,
+        eqf: args.eqf,
+        lang: &lang,
+        limit: parse_limit(args.limit)?,
+        deadline: Deadline::NONE,
+    };
+    let outcome = matching::materials_for_texts(&searcher, &catalog, &graph, request)?;
+    print(&outcome, args.json, |out| outcome.write_text(out))
+}
+
+fn run_similar(config: &Config, args: SimilarArgs) -> anyhow::Result<()> {
+    let lang = parse_lang(&args.lang)?;
+    let kinds: Vec<Kind> = args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?;
+    let to = match (&args.text, &args.id) {
+        (Some(text), _) => SimilarTo::Text(text),
+        (_, Some(id)) => SimilarTo::Concept(id),
+        (None, None) => return Err(Error::InvalidRequest("give --text or --id".into()).into()),
+    };
+    to.validate()?;
+    let (searcher, catalog, graph) = open_engine(config, args.models)?;
+    let request = SimilarRequest {
+        to,
+        kinds: &kinds,
+        lang: &lang,
+        limit: parse_limit(args.limit)?,
+        deadline: Deadline::NONE,
+    };
+    let found = similar::similar(&searcher, &catalog, &graph, request)?;
+    print(&serde_json::json!({ "similar": found }), args.json, |out| {
+        similar::write_similar(&found, out)
+    })
+}
+
+fn run_duplicates(config: &Config, args: DuplicatesArgs) -> anyhow::Result<()> {
+    let mut kinds: Vec<Kind> = args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?;
+    if kinds.is_empty() {
+        kinds = vec![Kind::Profile, Kind::Material];
+    }
+    kinds.sort();
+    kinds.dedup();
+    if !(0.0..=1.0).contains(&args.min_similarity) {
+        return Err(Error::InvalidRequest("--min-similarity must be within 0 and 1".into()).into());
+    }
+    let (searcher, _, graph) = open_engine(config, args.models)?;
+    let cross_source = !args.same_source;
+    let clusters = similar::duplicates(
+        &searcher,
+        &graph,
+        &kinds,
+        args.min_similarity,
+        cross_source,
+        Deadline::NONE,
+    )?;
+    let report = serde_json::json!({
+        "kinds": kinds,
+        "min_similarity": args.min_similarity,
+        "cross_source": cross_source,
+        "clusters": clusters,
+    });
+    print(&report, args.json, |out| similar::write_clusters(&clusters, out))
+}
+
 fn run_recall(config: &Config, args: RecallArgs) -> anyhow::Result<()> {
     let mut opened = OccuIndex::open(&config.index_dir)?;
     let Some(store) = &mut opened.vectors else {
@@ -959,6 +1177,10 @@ fn main() -> ExitCode {
             Command::Eval(args) => run_eval(&config, args),
             Command::Recall(args) => run_recall(&config, args),
             Command::Serve(args) => run_serve(&config, args),
+            Command::Match(args) => run_match(&config, args),
+            Command::Materials(args) => run_materials(&config, args),
+            Command::Similar(args) => run_similar(&config, args),
+            Command::Duplicates(args) => run_duplicates(&config, args),
             Command::TrainRanker(args) => run_train(&config, args),
         }
     })();

@@ -37,7 +37,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, Result};
 use crate::ingest::Catalog;
-use crate::search::matching::{self, MatchQuery, MaterialsQuery, RelationGraph};
+use crate::search::matching::{self, MatchQuery, MaterialsRequest, RelationGraph};
 use crate::search::similar::{self, SimilarRequest, SimilarTo};
 use crate::search::suggest::Suggester;
 use crate::search::{self, Mode, SearchRequest, Searcher};
@@ -615,27 +615,19 @@ async fn materials_handler(
     let body = json_body(body)?;
     let lang = parse_lang(body.lang.as_deref(), "en")?;
     let limit = parse_limit(body.limit, 10)?;
-    if body.eqf.is_some_and(|e| !(1..=8).contains(&e)) {
-        return Err(ApiError::bad_request("eqf must be an EQF level from 1 to 8"));
-    }
     heavy(&state, move |loaded, deadline| {
-        let kinds = [Kind::Skill, Kind::Concept, Kind::SkillGroup];
-        let (resolved, unresolved) =
-            matching::resolve_skills(&loaded.searcher, &loaded.catalog, &body.skills, &lang, &kinds, deadline)?;
-        let free_texts: Vec<String> = unresolved.iter().map(|u| u.input.clone()).collect();
-        let query = MaterialsQuery {
-            free_texts: &free_texts,
+        let request = MaterialsRequest {
+            skills: &body.skills,
             eqf: body.eqf,
             lang: &lang,
             limit,
             deadline,
         };
-        let materials =
-            matching::materials_for_skills(&loaded.searcher, &loaded.catalog, &loaded.graph, &resolved, query)?;
+        let outcome = matching::materials_for_texts(&loaded.searcher, &loaded.catalog, &loaded.graph, request)?;
         Ok(Json(MaterialsResponse {
-            resolved,
-            unresolved,
-            materials,
+            resolved: outcome.resolved,
+            unresolved: outcome.unresolved,
+            materials: outcome.materials,
         }))
     })
     .await
@@ -649,16 +641,13 @@ async fn similar_handler(
     let lang = parse_lang(body.lang.as_deref(), "en")?;
     let kinds = parse_kinds(body.kind.iter().flatten())?;
     let limit = parse_limit(body.limit, 10)?;
-    match (&body.text, &body.id) {
-        (Some(text), None) if !text.trim().is_empty() && text.chars().count() <= search::MAX_QUERY_CHARS => {}
-        (None, Some(id)) if !id.trim().is_empty() => {}
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "give either a non-empty text (at most {} characters) or an id",
-                search::MAX_QUERY_CHARS
-            )))
-        }
-    }
+    // Checked before admission: a bad request costs no expensive slot.
+    let check = match (&body.text, &body.id) {
+        (Some(text), None) => SimilarTo::Text(text).validate(),
+        (None, Some(id)) => SimilarTo::Concept(id).validate(),
+        _ => SimilarTo::Text("").validate(),
+    };
+    check?;
     heavy(&state, move |loaded, deadline| {
         let to = match (&body.text, &body.id) {
             (Some(text), _) => SimilarTo::Text(text),
@@ -689,7 +678,7 @@ async fn duplicates_handler(
     }
     kinds.sort();
     kinds.dedup();
-    let min_similarity = params.min_similarity.unwrap_or(0.93);
+    let min_similarity = params.min_similarity.unwrap_or(similar::DEFAULT_DUPLICATE_SIMILARITY);
     if !(0.0..=1.0).contains(&min_similarity) {
         return Err(ApiError::bad_request("min_similarity must be within 0 and 1"));
     }

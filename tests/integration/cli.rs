@@ -158,3 +158,81 @@ fn ingest_problems_the_user_must_fix_exit_2_with_file_and_line() {
     );
     assert!(line > 10, "cut well inside the file ({line} lines)");
 }
+
+/// Runs the binary over the shared (text-only) index and returns stdout, failing on a bad exit.
+fn run_ok(args: &[&str]) -> String {
+    let output = occusearch()
+        .args(args)
+        .arg("--index")
+        .arg(crate::common::shared_index_root())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "occusearch {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn match_and_materials_answer_like_the_api_with_json_and_text() {
+    // A label holding every word resolves without vectors; "x" is no skill of anybody's.
+    let json = run_ok(&["match", "computer programming", "x", "--limit", "3", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["resolved"][0]["input"], "computer programming", "{value}");
+    assert_eq!(value["unresolved"][0]["input"], "x", "{value}");
+    let matches = value["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 3, "{value}");
+    assert!(matches[0]["breakdown"]["target_coverage"].as_f64().unwrap() > 0.0);
+    assert!(matches[0]["missing_essential"].is_array());
+    let text = run_ok(&["match", "computer programming", "x", "--limit", "3"]);
+    assert!(text.contains("\"x\" -> unresolved"), "{text}");
+    assert!(text.contains("matches:") && text.contains("essential"), "{text}");
+    assert!(text.contains(matches[0]["label"].as_str().unwrap()), "{text}");
+
+    // A concept that a material covers by relation finds that material.
+    let catalog = crate::common::shared_index().load_catalog().unwrap();
+    let covers = catalog
+        .relations
+        .iter()
+        .find(|r| {
+            r.relation == occusearch::types::RelationType::Covers
+                && catalog.concepts[&r.from].kind == occusearch::types::Kind::Material
+        })
+        .expect("a material covering a concept");
+    let json = run_ok(&["materials", covers.to.as_str(), "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let material = value["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == covers.from.as_str())
+        .unwrap_or_else(|| panic!("{} missing from {value}", covers.from));
+    assert_eq!(material["covers"][0]["via"], "relation");
+    let text = run_ok(&["materials", covers.to.as_str()]);
+    assert!(text.contains(covers.from.as_str()), "{text}");
+}
+
+#[test]
+fn similarity_commands_say_clearly_that_they_need_vectors() {
+    for args in [
+        &["similar", "--text", "ethical hacker"][..],
+        &["duplicates", "--kind", "profile"][..],
+    ] {
+        let output = occusearch()
+            .args(args)
+            .arg("--index")
+            .arg(crate::common::shared_index_root())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("needs vectors"), "{args:?}: {stderr}");
+    }
+    let output = occusearch()
+        .args(["similar", "--text", "a", "--id", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}

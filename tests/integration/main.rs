@@ -8,6 +8,7 @@ mod eval_melo;
 mod ingest_counts;
 mod job_titles;
 mod lifecycle;
+mod matching;
 mod operations;
 mod readers_fuzz;
 mod search_quality;
