@@ -256,11 +256,15 @@ struct EvalArgs {
     /// the served index (--index), kinds occupation and isco-group, scored by their ESCO concept.
     #[arg(long, conflicts_with_all = ["melo_dir", "corpus"])]
     linking: Option<PathBuf>,
-    /// Matching benchmark: ESCO occupations' essential skills typed as French and Spanish free
-    /// texts (k = 3, 5, 8; preferred or alternative labels; a noisy variant) through the /match
+    /// Matching benchmark: ESCO occupations' essential skills typed as free texts in the
+    /// --skill-langs (k = 3, 5, 8; preferred or alternative labels; a noisy variant) through the /match
     /// path over the served index (--index), scored by the rank of the source occupation.
     #[arg(long, conflicts_with_all = ["melo_dir", "corpus", "linking"])]
     matching: bool,
+    /// With --matching: the languages the skills are typed in (each sampled occupation has six
+    /// essential skills labelled in all of them).
+    #[arg(long, value_delimiter = ',', default_value = "fr,es")]
+    skill_langs: Vec<String>,
     /// With --matching: occupations sampled with --seed.
     #[arg(long, default_value_t = eval::matching::DEFAULT_OCCUPATIONS)]
     occupations: usize,
@@ -820,10 +824,11 @@ fn run_matching(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
     let searcher = open_searcher(config, args.models.clone(), SessionPlan::default())?;
     let catalog = searcher.index.load_catalog()?;
     let graph = RelationGraph::new(&catalog);
-    let langs = [Lang::parse("fr"), Lang::parse("es")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
+    let langs = args
+        .skill_langs
+        .iter()
+        .map(|l| parse_lang(l))
+        .collect::<Result<Vec<_>, _>>()?;
     let cases = eval::matching::cases(&catalog, &graph, &langs, args.occupations, args.seed);
     let bar = ProgressBar::new(cases.len() as u64);
     bar.set_style(
