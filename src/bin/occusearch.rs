@@ -1037,12 +1037,7 @@ fn run_materials(config: &Config, args: MaterialsArgs) -> anyhow::Result<()> {
 fn run_similar(config: &Config, args: SimilarArgs) -> anyhow::Result<()> {
     let lang = parse_lang(&args.lang)?;
     let kinds: Vec<Kind> = args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?;
-    let to = match (&args.text, &args.id) {
-        (Some(text), _) => SimilarTo::Text(text),
-        (_, Some(id)) => SimilarTo::Concept(id),
-        (None, None) => return Err(Error::InvalidRequest("give --text or --id".into()).into()),
-    };
-    to.validate()?;
+    let to = SimilarTo::from_parts(args.text.as_deref(), args.id.as_deref())?;
     let (searcher, catalog, graph) = open_engine(config, args.models)?;
     let request = SimilarRequest {
         to,

@@ -226,11 +226,10 @@ pub fn resolve_skills(
     kinds: &[Kind],
     deadline: Deadline,
 ) -> Result<(Vec<ResolvedSkill>, Vec<UnresolvedSkill>)> {
-    let mut ignored = RelatedSkills::default();
-    resolve_into(searcher, catalog, inputs, lang, kinds, deadline, &mut ignored)
+    resolve_into(searcher, catalog, inputs, lang, kinds, deadline, None)
 }
 
-/// [`resolve_skills`], also recording in `near` the skills close to each resolved free text by
+/// [`resolve_skills`], also recording in `near` (when given) the skills close to each resolved free text by
 /// embedding (partial credit for matching: "pétrir la pâte" is near "pétrir des denrées
 /// alimentaires" even when it resolved to another skill).
 fn resolve_into(
@@ -240,7 +239,7 @@ fn resolve_into(
     lang: &Lang,
     kinds: &[Kind],
     deadline: Deadline,
-    near: &mut RelatedSkills,
+    mut near: Option<&mut RelatedSkills>,
 ) -> Result<(Vec<ResolvedSkill>, Vec<UnresolvedSkill>)> {
     if inputs.is_empty() || inputs.len() > MAX_SKILLS {
         return Err(Error::InvalidRequest(format!(
@@ -316,9 +315,11 @@ fn resolve_into(
         }
         if resolved.len() > before {
             // Only a text that resolved says what it is; its other near labels count in part.
-            for hit in &hits {
-                if let Some(similarity) = hit.vector.as_ref().map(|v| v.similarity) {
-                    near.insert_scaled(input, ConceptId::new(hit.id.as_str()), similarity, RESOLVE_SIMILARITY);
+            if let Some(near) = near.as_deref_mut() {
+                for hit in &hits {
+                    if let Some(similarity) = hit.vector.as_ref().map(|v| v.similarity) {
+                        near.insert_scaled(input, ConceptId::new(hit.id.as_str()), similarity, RESOLVE_SIMILARITY);
+                    }
                 }
             }
         } else {
@@ -462,7 +463,7 @@ pub fn match_texts(
         query.lang,
         &[Kind::Skill],
         query.deadline,
-        &mut near_texts,
+        Some(&mut near_texts),
     )?;
     let mut related = related_skills(searcher, &resolved, query.deadline)?;
     related.merge(near_texts);
@@ -651,18 +652,30 @@ pub fn match_skills(
     let inputs_total: f64 = inputs.values().map(|ids| input_weight(ids)).sum();
     // How much the given skills hold of `skill` (1 given, else its best partial credit), and
     // through which input.
+    // Each near skill's best partial credit and the input it comes from, found once for all
+    // targets (at a tie, the first input in order).
+    let mut near_best: HashMap<&ConceptId, (f64, &str)> = HashMap::new();
+    for (input, skills) in &related.by_input {
+        let Some((input, _)) = inputs.get_key_value(input.as_str()) else {
+            continue;
+        };
+        for (skill, &credit) in skills {
+            let slot = near_best.entry(skill).or_insert((0.0, input));
+            if credit > slot.0 {
+                *slot = (credit, input);
+            }
+        }
+    }
     let credit = |skill: &ConceptId| -> (f64, Option<&str>) {
         if given.contains(skill) {
             return (1.0, None);
         }
-        inputs
-            .keys()
-            .map(|input| (related.credit(input, skill), Some(*input)))
-            .fold((0.0, None), |best, next| if next.0 > best.0 { next } else { best })
+        near_best
+            .get(skill)
+            .map_or((0.0, None), |&(credit, input)| (credit, Some(input)))
     };
     let mut candidates: BTreeMap<&ConceptId, ()> = BTreeMap::new();
-    let near = related.by_input.values().flat_map(HashMap::keys);
-    for skill in given.iter().chain(near) {
+    for skill in given.iter().chain(near_best.keys().copied()) {
         for (target, _) in graph.targets_of.get(skill).into_iter().flatten() {
             candidates.insert(target, ());
         }

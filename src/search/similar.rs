@@ -82,7 +82,19 @@ pub enum SimilarTo<'a> {
     Concept(&'a str),
 }
 
-impl SimilarTo<'_> {
+impl<'a> SimilarTo<'a> {
+    /// Exactly one of a text or an id, validated: the request as the API and the CLI take it.
+    pub fn from_parts(text: Option<&'a str>, id: Option<&'a str>) -> Result<SimilarTo<'a>> {
+        let to = match (text, id) {
+            (Some(text), None) => SimilarTo::Text(text),
+            (None, Some(id)) => SimilarTo::Concept(id),
+            // Neither or both: the same message as an empty one.
+            _ => SimilarTo::Text(""),
+        };
+        to.validate()?;
+        Ok(to)
+    }
+
     /// A text must be non-empty and at most [`super::MAX_QUERY_CHARS`] characters; an id non-empty.
     pub fn validate(&self) -> Result<()> {
         let fits = match self {

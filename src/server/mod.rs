@@ -642,18 +642,9 @@ async fn similar_handler(
     let kinds = parse_kinds(body.kind.iter().flatten())?;
     let limit = parse_limit(body.limit, 10)?;
     // Checked before admission: a bad request costs no expensive slot.
-    let check = match (&body.text, &body.id) {
-        (Some(text), None) => SimilarTo::Text(text).validate(),
-        (None, Some(id)) => SimilarTo::Concept(id).validate(),
-        _ => SimilarTo::Text("").validate(),
-    };
-    check?;
+    SimilarTo::from_parts(body.text.as_deref(), body.id.as_deref())?;
     heavy(&state, move |loaded, deadline| {
-        let to = match (&body.text, &body.id) {
-            (Some(text), _) => SimilarTo::Text(text),
-            (_, Some(id)) => SimilarTo::Concept(id),
-            _ => return Err(ApiError::bad_request("give a text or an id")),
-        };
+        let to = SimilarTo::from_parts(body.text.as_deref(), body.id.as_deref())?;
         let request = SimilarRequest {
             to,
             kinds: &kinds,

@@ -159,14 +159,19 @@ fn ingest_problems_the_user_must_fix_exit_2_with_file_and_line() {
     assert!(line > 10, "cut well inside the file ({line} lines)");
 }
 
-/// Runs the binary over the shared (text-only) index and returns stdout, failing on a bad exit.
-fn run_ok(args: &[&str]) -> String {
-    let output = occusearch()
+/// Runs the binary over the shared (text-only) index.
+fn run_on_shared(args: &[&str]) -> std::process::Output {
+    occusearch()
         .args(args)
         .arg("--index")
         .arg(crate::common::shared_index_root())
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// [`run_on_shared`]'s stdout, failing on a bad exit.
+fn run_ok(args: &[&str]) -> String {
+    let output = run_on_shared(args);
     assert!(
         output.status.success(),
         "occusearch {args:?}: {}",
@@ -220,12 +225,7 @@ fn similarity_commands_say_clearly_that_they_need_vectors() {
         &["similar", "--text", "ethical hacker"][..],
         &["duplicates", "--kind", "profile"][..],
     ] {
-        let output = occusearch()
-            .args(args)
-            .arg("--index")
-            .arg(crate::common::shared_index_root())
-            .output()
-            .unwrap();
+        let output = run_on_shared(args);
         assert!(!output.status.success(), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("needs vectors"), "{args:?}: {stderr}");

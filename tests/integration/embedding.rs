@@ -147,6 +147,45 @@ fn hybrid_beats_text_on_german_queries_against_english_labels() {
     assert!(hybrid.mrr > text.mrr + 0.2, "hybrid {hybrid:?} vs text {text:?}");
 }
 
+/// A real-model index (default embedding scope, default HNSW) over `files` with only the labels
+/// in `langs` kept, and a searcher over it that embeds queries with the shared model. The
+/// directory lives as long as the returned guard.
+pub fn real_model_index(
+    files: &[std::path::PathBuf],
+    langs: &[&str],
+) -> (tempfile::TempDir, occusearch::search::Searcher) {
+    use occusearch::index::{self, EmbedScope, HnswParams, OccuIndex, VectorBuild};
+    use occusearch::ingest::{ingest, IngestOptions};
+    use occusearch::types::Lang;
+
+    let (mut catalog, report) = ingest(files, IngestOptions::default(), &|_| {}).unwrap();
+    let keep: Vec<Lang> = langs.iter().filter_map(|l| Lang::parse(l)).collect();
+    for concept in catalog.concepts.values_mut() {
+        concept.labels.retain(|lang, _| keep.contains(lang));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
+    let build = VectorBuild {
+        embedder: model(),
+        cache: &cache,
+        scope: EmbedScope::Default,
+        hnsw: HnswParams::default(),
+    };
+    let root = dir.path().join("index");
+    index::build_from_catalog(
+        &catalog,
+        report,
+        &root,
+        std::time::Instant::now(),
+        Some(&build),
+        &index::NoProgress,
+    )
+    .unwrap();
+    let embedder: std::sync::Arc<dyn Embedder> = std::sync::Arc::new(SharedModel);
+    let searcher = occusearch::search::Searcher::new(OccuIndex::open(&root).unwrap(), Ok(embedder)).unwrap();
+    (dir, searcher)
+}
+
 /// The shared model behind an `Arc<dyn Embedder>` (the searcher owns its embedder).
 pub struct SharedModel;
 

@@ -4,17 +4,13 @@
 //! Swedish ones; ~100,000 label vectors). The product benchmark
 //! (`occusearch eval --linking`) measures the same over every language and 1,200 titles.
 
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::OnceLock;
 
-use occusearch::embed::{Embedder, EmbeddingCache};
-use occusearch::index::{self, EmbedScope, HnswParams, OccuIndex, VectorBuild};
-use occusearch::ingest::{ingest, IngestOptions};
 use occusearch::search::{SearchRequest, Searcher};
 use occusearch::types::{Kind, Lang};
 
 use crate::common::data_files;
-use crate::embedding::{model, SharedModel};
+use crate::embedding::real_model_index;
 
 struct Built {
     _dir: tempfile::TempDir,
@@ -32,34 +28,7 @@ fn searcher() -> &'static Searcher {
                 "esco/v1.2.0/de/occupations_de.csv",
                 "esco/multilingual/occupation_labels.tsv.gz",
             ]);
-            let (mut catalog, report) = ingest(&files, IngestOptions::default(), &|_| {}).unwrap();
-            let keep: Vec<Lang> = ["en", "de", "fr", "sv", "pl", "da", "no"]
-                .iter()
-                .filter_map(|l| Lang::parse(l))
-                .collect();
-            for concept in catalog.concepts.values_mut() {
-                concept.labels.retain(|lang, _| keep.contains(lang));
-            }
-            let dir = tempfile::tempdir().unwrap();
-            let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
-            let build = VectorBuild {
-                embedder: model(),
-                cache: &cache,
-                scope: EmbedScope::Default,
-                hnsw: HnswParams::default(),
-            };
-            let root = dir.path().join("index");
-            index::build_from_catalog(
-                &catalog,
-                report,
-                &root,
-                Instant::now(),
-                Some(&build),
-                &index::NoProgress,
-            )
-            .unwrap();
-            let embedder: Arc<dyn Embedder> = Arc::new(SharedModel);
-            let searcher = Searcher::new(OccuIndex::open(&root).unwrap(), Ok(embedder)).unwrap();
+            let (dir, searcher) = real_model_index(&files, &["en", "de", "fr", "sv", "pl", "da", "no"]);
             Built { _dir: dir, searcher }
         })
         .searcher

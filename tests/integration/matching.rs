@@ -5,18 +5,15 @@
 //! labels kept in en, de and fr (~70,000 label vectors). The matching benchmark
 //! (`occusearch eval --matching`) measures 1,400 such cases over the full index.
 
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::OnceLock;
 
-use occusearch::embed::{Embedder, EmbeddingCache};
-use occusearch::index::{self, EmbedScope, HnswParams, OccuIndex, VectorBuild};
-use occusearch::ingest::{ingest, Catalog, IngestOptions};
+use occusearch::ingest::Catalog;
 use occusearch::search::matching::{self, MatchOutcome, MatchQuery, RelationGraph};
 use occusearch::search::Searcher;
 use occusearch::types::{Deadline, Kind, Lang};
 
 use crate::common::data_files;
-use crate::embedding::{model, SharedModel};
+use crate::embedding::real_model_index;
 
 struct Built {
     _dir: tempfile::TempDir,
@@ -44,31 +41,7 @@ fn built() -> &'static Built {
                 files.push(path);
             }
         }
-        let (mut catalog, report) = ingest(&files, IngestOptions::default(), &|_| {}).unwrap();
-        let keep: Vec<Lang> = ["en", "de", "fr"].iter().filter_map(|l| Lang::parse(l)).collect();
-        for concept in catalog.concepts.values_mut() {
-            concept.labels.retain(|lang, _| keep.contains(lang));
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
-        let build = VectorBuild {
-            embedder: model(),
-            cache: &cache,
-            scope: EmbedScope::Default,
-            hnsw: HnswParams::default(),
-        };
-        let root = dir.path().join("index");
-        index::build_from_catalog(
-            &catalog,
-            report,
-            &root,
-            Instant::now(),
-            Some(&build),
-            &index::NoProgress,
-        )
-        .unwrap();
-        let embedder: Arc<dyn Embedder> = Arc::new(SharedModel);
-        let searcher = Searcher::new(OccuIndex::open(&root).unwrap(), Ok(embedder)).unwrap();
+        let (dir, searcher) = real_model_index(&files, &["en", "de", "fr"]);
         let catalog = searcher.index.load_catalog().unwrap();
         let graph = RelationGraph::new(&catalog);
         Built {
