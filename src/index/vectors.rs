@@ -274,6 +274,11 @@ pub struct VectorMatch {
 pub struct VectorStore {
     pub entries: VectorEntries,
     concept_positions: std::collections::HashMap<String, usize>,
+    /// Per concept position, its entries: a concept's vectors without a scan of the store.
+    concept_entries: Vec<Vec<usize>>,
+    /// Per kind, its entries: small kinds (materials, profiles) scanned exactly without
+    /// testing a filter on every entry.
+    kind_entries: std::collections::HashMap<Kind, Vec<usize>>,
     dimensions: usize,
     vectors: Vec<f32>,
     graph: Option<Hnsw<'static, f32, UnitCosine>>,
@@ -402,8 +407,26 @@ impl VectorStore {
             .enumerate()
             .map(|(position, concept)| (concept.id.clone(), position))
             .collect();
+        let mut concept_entries = vec![Vec::new(); entries.concepts.len()];
+        let mut kind_entries: std::collections::HashMap<Kind, Vec<usize>> = std::collections::HashMap::new();
+        for (position, entry) in entries.entries.iter().enumerate() {
+            let concept = entry.concept as usize;
+            let Some(list) = concept_entries.get_mut(concept) else {
+                return Err(incompatible(format!(
+                    "vector entry {position} points to concept {concept}, the store has {}",
+                    entries.concepts.len()
+                )));
+            };
+            list.push(position);
+            kind_entries
+                .entry(entries.concepts[concept].kind)
+                .or_default()
+                .push(position);
+        }
         Ok(VectorStore {
             concept_positions,
+            concept_entries,
+            kind_entries,
             entries,
             dimensions,
             vectors,
@@ -446,6 +469,18 @@ impl VectorStore {
     /// A concept by our stable id (the join key with the text store).
     pub fn concept(&self, id: &str) -> Option<&VectorConcept> {
         self.concept_positions.get(id).map(|&p| &self.entries.concepts[p])
+    }
+
+    /// The entries of a concept (by our stable id), in store order; empty when it has none.
+    pub fn entries_of(&self, id: &str) -> &[usize] {
+        self.concept_positions
+            .get(id)
+            .map_or(&[], |&position| self.concept_entries[position].as_slice())
+    }
+
+    /// The entries of every concept of `kind`, in store order.
+    pub fn entries_of_kind(&self, kind: Kind) -> &[usize] {
+        self.kind_entries.get(&kind).map_or(&[], Vec::as_slice)
     }
 
     pub fn concept_of(&self, entry: usize) -> &VectorConcept {
@@ -725,6 +760,14 @@ mod tests {
         let hits = store.search(&vectors[0], 5, Some(&one)).unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].entry, 7);
+        // The per-concept and per-kind lookups agree with a scan.
+        assert_eq!(store.entries_of("c7"), &[7]);
+        assert!(store.entries_of("missing").is_empty());
+        let skills: Vec<usize> = (0..count)
+            .filter(|&e| store.concept_of(e).kind == Kind::Skill)
+            .collect();
+        assert_eq!(store.entries_of_kind(Kind::Skill), skills.as_slice());
+        assert!(store.entries_of_kind(Kind::Material).is_empty());
     }
 
     #[test]

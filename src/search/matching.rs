@@ -152,6 +152,38 @@ impl RelationGraph {
     }
 }
 
+/// How an input found its skill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolvedVia {
+    /// The input was a concept id.
+    Id,
+    /// The input was free text, searched.
+    Search,
+}
+
+/// How a material was found for a skill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoverVia {
+    /// The source links them, directly or through a broader/narrower concept.
+    Relation,
+    /// A label or description of the material is close to the skill's label.
+    Similarity,
+    /// Close to a free text that resolved to no skill.
+    Text,
+}
+
+impl CoverVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoverVia::Relation => "relation",
+            CoverVia::Similarity => "similarity",
+            CoverVia::Text => "text",
+        }
+    }
+}
+
 /// What one input skill resolved to.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResolvedSkill {
@@ -161,8 +193,7 @@ pub struct ResolvedSkill {
     pub source: String,
     pub label: String,
     pub lang: String,
-    /// `id` when the input was an id, `search` when free text was searched.
-    pub via: &'static str,
+    pub via: ResolvedVia,
     /// Cosine similarity of the text and the skill's best label (search only, vectors available).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
@@ -264,7 +295,7 @@ fn resolve_into(
                 source: concept.source.clone(),
                 label: label.to_string(),
                 lang: used.to_string(),
-                via: "id",
+                via: ResolvedVia::Id,
                 similarity: None,
                 confidence: 1.0,
             });
@@ -307,7 +338,7 @@ fn resolve_into(
                     source: hit.source.clone(),
                     label: shown.as_ref().map_or_else(|| hit.label.clone(), |s| s.label.clone()),
                     lang: shown.map_or_else(|| hit.lang.clone(), |s| s.lang),
-                    via: "search",
+                    via: ResolvedVia::Search,
                     similarity,
                     confidence,
                 });
@@ -403,16 +434,28 @@ pub struct PartialSkill {
 }
 
 /// One missing essential skill: how much having it would raise the match, and the training
-/// materials linked to it (directly or one broader/narrower step away).
+/// materials that cover it.
 #[derive(Debug, Clone, Serialize)]
 pub struct GapSkill {
     #[serde(flatten)]
     pub skill: LinkedConcept,
     /// The score with this skill given too, minus the score now.
     pub gain: f64,
-    /// At most [`GAP_MATERIALS`] materials that cover the skill by relation.
+    /// At most [`GAP_MATERIALS`] materials that cover the skill as `/materials/for-skills`
+    /// finds them: linked by relation (directly or one broader/narrower step away) first, then
+    /// close by similarity.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub materials: Vec<LinkedConcept>,
+    pub materials: Vec<GapMaterial>,
+}
+
+/// A material for a missing skill, and how it was found.
+#[derive(Debug, Clone, Serialize)]
+pub struct GapMaterial {
+    #[serde(flatten)]
+    pub material: LinkedConcept,
+    pub via: CoverVia,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
 }
 
 /// Materials listed per missing skill.
@@ -471,7 +514,7 @@ pub fn match_texts(
         related,
         semantic: semantic_ranks(searcher, &resolved, query.skills, query.kinds)?,
     };
-    let matches = match_skills(
+    let mut matches = match_skills(
         catalog,
         graph,
         &resolved,
@@ -480,6 +523,7 @@ pub fn match_texts(
         query.lang,
         query.limit,
     );
+    attach_gap_materials(searcher, catalog, graph, &mut matches, query.lang, query.deadline)?;
     Ok(MatchOutcome {
         resolved,
         unresolved,
@@ -557,7 +601,7 @@ fn semantic_ranks(
     let mut joined = String::new();
     for input in inputs {
         // An id says nothing by itself: its label does.
-        let text = match resolved.iter().find(|r| &r.input == input && r.via == "id") {
+        let text = match resolved.iter().find(|r| &r.input == input && r.via == ResolvedVia::Id) {
             Some(skill) => skill.label.as_str(),
             None => input.trim(),
         };
@@ -766,7 +810,8 @@ pub fn match_skills(
                     Some(GapSkill {
                         skill,
                         gain: with_it - score,
-                        materials: gap_materials(catalog, graph, s, lang),
+                        // Found for the returned targets only ([`attach_gap_materials`]).
+                        materials: Vec::new(),
                     })
                 })
                 .collect();
@@ -831,9 +876,9 @@ pub fn match_skills(
     matches
 }
 
-/// Materials linked to `skill` by a covers relation, directly or one broader/narrower step away
-/// (as `materials_for_skills` reaches them by relation), the direct ones first.
-fn gap_materials(catalog: &Catalog, graph: &RelationGraph, skill: &ConceptId, lang: &Lang) -> Vec<LinkedConcept> {
+/// At most [`GAP_MATERIALS`] materials linked to `skill` by a covers relation, directly, then
+/// one broader/narrower step away (as `materials_for_skills` reaches them by relation).
+fn linked_materials(catalog: &Catalog, graph: &RelationGraph, skill: &ConceptId, lang: &Lang) -> Vec<GapMaterial> {
     let reached = std::iter::once(skill).chain(graph.neighbours.get(skill).into_iter().flatten());
     let mut seen = HashSet::new();
     reached
@@ -842,7 +887,92 @@ fn gap_materials(catalog: &Catalog, graph: &RelationGraph, skill: &ConceptId, la
         .filter_map(|material| linked(catalog, material, lang, None))
         .filter(|material| material.kind == Kind::Material)
         .take(GAP_MATERIALS)
+        .map(|material| GapMaterial {
+            material,
+            via: CoverVia::Relation,
+            similarity: None,
+        })
         .collect()
+}
+
+/// Materials for one missing skill, as `materials_for_skills` finds them: the linked ones
+/// ([`linked_materials`]), then the nearest by similarity of the skill's label
+/// ([`materials_near`]); at most [`GAP_MATERIALS`].
+fn gap_materials(
+    searcher: &Searcher,
+    catalog: &Catalog,
+    graph: &RelationGraph,
+    skill: &ConceptId,
+    lang: &Lang,
+) -> Result<Vec<GapMaterial>> {
+    let mut found = linked_materials(catalog, graph, skill, lang);
+    let mut seen: HashSet<String> = found.iter().map(|m| m.material.id.clone()).collect();
+    if found.len() < GAP_MATERIALS {
+        if let Some(vector) = concept_vector(searcher, skill.as_str(), lang.as_str())? {
+            for (material, similarity) in materials_near(searcher, &vector) {
+                if found.len() == GAP_MATERIALS {
+                    break;
+                }
+                if !seen.insert(material.to_string()) {
+                    continue;
+                }
+                if let Some(material) = linked(catalog, &material, lang, None) {
+                    found.push(GapMaterial {
+                        material,
+                        via: CoverVia::Similarity,
+                        similarity: Some(similarity),
+                    });
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Fills the materials of every missing skill of `matches` (the returned targets only: each
+/// skill is looked up once however many targets miss it).
+pub fn attach_gap_materials(
+    searcher: &Searcher,
+    catalog: &Catalog,
+    graph: &RelationGraph,
+    matches: &mut [SkillMatch],
+    lang: &Lang,
+    deadline: Deadline,
+) -> Result<()> {
+    let mut found: HashMap<String, Vec<GapMaterial>> = HashMap::new();
+    for gap in matches.iter_mut().flat_map(|m| m.missing_essential.iter_mut()) {
+        if let Some(materials) = found.get(&gap.skill.id) {
+            gap.materials = materials.clone();
+            continue;
+        }
+        deadline.check("finding materials for the gaps")?;
+        let materials = gap_materials(searcher, catalog, graph, &ConceptId::new(gap.skill.id.as_str()), lang)?;
+        gap.materials = materials.clone();
+        found.insert(gap.skill.id.clone(), materials);
+    }
+    Ok(())
+}
+
+/// Materials whose vectors are at least [`MATERIAL_SIMILARITY`] close to `vector`, each once
+/// with its best similarity, nearest first (an exact scan: materials are few). Empty without
+/// vectors.
+fn materials_near(searcher: &Searcher, vector: &[f32]) -> Vec<(ConceptId, f32)> {
+    let Some(store) = searcher.index.vectors.as_ref().filter(|_| searcher.vectors_available()) else {
+        return Vec::new();
+    };
+    let among = store.entries_of_kind(Kind::Material);
+    let mut best: Vec<(ConceptId, f32)> = Vec::new();
+    for found in store.exact_among(vector, among.len(), among) {
+        if found.similarity < MATERIAL_SIMILARITY {
+            break;
+        }
+        let id = store.concept_of(found.entry).id.as_str();
+        // Nearest first: a material seen already has its best similarity.
+        if !best.iter().any(|(seen, _)| seen.as_str() == id) {
+            best.push((ConceptId::new(id), found.similarity));
+        }
+    }
+    best
 }
 
 /// How a material covers one skill.
@@ -853,10 +983,8 @@ pub struct CoveredSkill {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
     pub label: String,
-    /// `relation` (the source links them, directly or through a broader/narrower concept),
-    /// `similarity` (a label or description of the material is close to the skill's label), or
-    /// `text` (close to a free text that resolved to no skill; `id` is then empty).
-    pub via: &'static str,
+    /// How the material was found; for `text`, `id` is empty.
+    pub via: CoverVia,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
 }
@@ -878,22 +1006,30 @@ pub struct MaterialMatch {
     pub covers: Vec<CoveredSkill>,
 }
 
-/// The vector of a concept's best text for matching: its preferred label in `lang`, else
-/// English, else the first stored entry; embedded anew when the store lacks it.
-fn skill_vector(searcher: &Searcher, skill: &ResolvedSkill) -> Result<Option<Vec<f32>>> {
+/// The stored vector of a concept's best text for matching: its first entry in `lang` (the
+/// preferred label comes first), else in English, else its first entry. `None` without vectors
+/// or when the store holds none of it.
+fn concept_vector(searcher: &Searcher, id: &str, lang: &str) -> Result<Option<Vec<f32>>> {
     let Some(store) = searcher.index.vectors.as_ref().filter(|_| searcher.vectors_available()) else {
         return Ok(None);
     };
-    let stored = store
-        .entries
-        .entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| store.entries.concepts[e.concept as usize].id == skill.id)
-        .min_by_key(|(_, e)| (e.lang != skill.lang, e.lang != "en"))
-        .map(|(position, _)| position);
-    match stored {
-        Some(position) => Ok(Some(store.vector(position).to_vec())),
+    let entries = store.entries_of(id);
+    let best = entries.iter().min_by_key(|&&e| {
+        (
+            store.entries.entries[e].lang != lang,
+            store.entries.entries[e].lang != "en",
+        )
+    });
+    Ok(best.map(|&e| store.vector(e).to_vec()))
+}
+
+/// A resolved skill's vector ([`concept_vector`]), embedded from its label when the store lacks it.
+fn skill_vector(searcher: &Searcher, skill: &ResolvedSkill) -> Result<Option<Vec<f32>>> {
+    if !searcher.vectors_available() {
+        return Ok(None);
+    }
+    match concept_vector(searcher, &skill.id, &skill.lang)? {
+        Some(vector) => Ok(Some(vector)),
         None => searcher.embed_query(&skill.label),
     }
 }
@@ -942,70 +1078,56 @@ pub fn materials_for_skills(
                         input: skill.input.clone(),
                         id: skill.id.clone(),
                         label: skill.label.clone(),
-                        via: "relation",
+                        via: CoverVia::Relation,
                         similarity: None,
                     });
                 }
             }
         }
-        let Some(store) = searcher.index.vectors.as_ref() else {
-            continue;
-        };
         // A free text also searches by itself: when it resolved to a loosely related skill, the
         // text still says what the user wants taught.
         let mut probes: Vec<Vec<f32>> = skill_vector(searcher, skill)?.into_iter().collect();
-        if skill.via == "search" && texts_probed.insert(skill.input.as_str()) {
+        if skill.via == ResolvedVia::Search && texts_probed.insert(skill.input.as_str()) {
             probes.extend(searcher.embed_query(&skill.input)?);
         }
-        let materials_only = |_: &VectorEntry, concept: &VectorConcept| concept.kind == Kind::Material;
-        let mut best: HashMap<&str, f32> = HashMap::new();
+        let mut best: BTreeMap<ConceptId, f32> = BTreeMap::new();
         for vector in &probes {
-            for found in store.search(vector, 200, Some(&materials_only))? {
-                if found.similarity >= MATERIAL_SIMILARITY {
-                    let id = store.concept_of(found.entry).id.as_str();
-                    let entry = best.entry(id).or_insert(found.similarity);
-                    *entry = entry.max(found.similarity);
-                }
+            for (material, similarity) in materials_near(searcher, vector) {
+                let entry = best.entry(material).or_insert(similarity);
+                *entry = entry.max(similarity);
             }
         }
         for (material, similarity) in best {
-            let list = covered.entry(ConceptId::new(material)).or_default();
+            let list = covered.entry(material).or_default();
             if !list.iter().any(|c| c.id == skill.id && c.input == skill.input) {
                 list.push(CoveredSkill {
                     input: skill.input.clone(),
                     id: skill.id.clone(),
                     label: skill.label.clone(),
-                    via: "similarity",
+                    via: CoverVia::Similarity,
                     similarity: Some(similarity),
                 });
             }
         }
     }
-    if let Some(store) = searcher.index.vectors.as_ref() {
-        let materials_only = |_: &VectorEntry, concept: &VectorConcept| concept.kind == Kind::Material;
-        for text in free_texts {
-            deadline.check("finding materials")?;
-            let Some(vector) = searcher.embed_query(text)? else {
-                break;
-            };
-            for found in store.search(&vector, 200, Some(&materials_only))? {
-                if found.similarity < MATERIAL_SIMILARITY {
-                    continue;
+    for text in free_texts {
+        deadline.check("finding materials")?;
+        let Some(vector) = searcher.embed_query(text)? else {
+            break;
+        };
+        for (id, similarity) in materials_near(searcher, &vector) {
+            let list = covered.entry(id).or_default();
+            match list.iter_mut().find(|c| c.via == CoverVia::Text && &c.input == text) {
+                Some(existing) => {
+                    existing.similarity = Some(existing.similarity.unwrap_or(0.0).max(similarity));
                 }
-                let id = ConceptId::new(store.concept_of(found.entry).id.as_str());
-                let list = covered.entry(id).or_default();
-                match list.iter_mut().find(|c| c.via == "text" && &c.input == text) {
-                    Some(existing) => {
-                        existing.similarity = Some(existing.similarity.unwrap_or(0.0).max(found.similarity));
-                    }
-                    None => list.push(CoveredSkill {
-                        input: text.clone(),
-                        id: String::new(),
-                        label: text.clone(),
-                        via: "text",
-                        similarity: Some(found.similarity),
-                    }),
-                }
+                None => list.push(CoveredSkill {
+                    input: text.clone(),
+                    id: String::new(),
+                    label: text.clone(),
+                    via: CoverVia::Text,
+                    similarity: Some(similarity),
+                }),
             }
         }
     }
@@ -1117,8 +1239,8 @@ fn write_resolution(
 ) -> std::io::Result<()> {
     for skill in resolved {
         let how = match skill.via {
-            "id" => "id".to_string(),
-            _ => format!("confidence {:.2}", skill.confidence),
+            ResolvedVia::Id => "id".to_string(),
+            ResolvedVia::Search => format!("confidence {:.2}", skill.confidence),
         };
         writeln!(
             out,
@@ -1210,10 +1332,15 @@ impl MatchOutcome {
                 let materials = if gap.materials.is_empty() {
                     String::new()
                 } else {
-                    format!(
-                        "; learn it: {}",
-                        some_labels(gap.materials.iter().map(|m| m.label.as_str()), 3)
-                    )
+                    let found: Vec<String> = gap
+                        .materials
+                        .iter()
+                        .map(|m| match m.similarity {
+                            Some(similarity) => format!("{} (similar {similarity:.2})", m.material.label),
+                            None => format!("{} (linked)", m.material.label),
+                        })
+                        .collect();
+                    format!("; learn it: {}", found.join(", "))
                 };
                 writeln!(
                     out,
@@ -1261,8 +1388,8 @@ impl MaterialsOutcome {
             )?;
             for cover in &m.covers {
                 let how = match cover.similarity {
-                    Some(similarity) => format!("{} {similarity:.2}", cover.via),
-                    None => cover.via.to_string(),
+                    Some(similarity) => format!("{} {similarity:.2}", cover.via.as_str()),
+                    None => cover.via.as_str().to_string(),
                 };
                 writeln!(out, "       covers {:?}: {} ({how})", cover.input, cover.label)?;
             }
@@ -1298,7 +1425,7 @@ mod tests {
                 source: "esco".into(),
                 label: id.to_string(),
                 lang: "en".into(),
-                via: "id",
+                via: ResolvedVia::Id,
                 similarity: None,
                 confidence: 1.0,
             })
@@ -1432,11 +1559,18 @@ mod tests {
         let small = ranked.iter().find(|m| m.id == "small").unwrap();
         assert_eq!(small.breakdown.target_coverage, 1.0);
         assert!(small.breakdown.user_coverage < 0.5, "{small:?}");
-        // The gap: the rarer missing skills first (they raise the score more), with materials.
+        // The gap: the rarer missing skills first (they raise the score more), with materials
+        // (found for the returned matches only, by `attach_gap_materials`).
         let gap: Vec<(&str, bool)> = ranked[0]
             .missing_essential
             .iter()
-            .map(|g| (g.skill.id.as_str(), !g.materials.is_empty()))
+            .map(|g| {
+                let id = ConceptId::new(g.skill.id.as_str());
+                (
+                    g.skill.id.as_str(),
+                    !linked_materials(&catalog, &graph, &id, &english).is_empty(),
+                )
+            })
             .collect();
         assert_eq!(
             gap,

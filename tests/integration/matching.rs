@@ -2,7 +2,7 @@
 //! German or French, resolved with confidence, ranked by coverage fused with meaning. A
 //! real-model index over ESCO v1.1.1 (English and French skills, occupations, occupation-skill
 //! relations) and v1.2.0 German (occupations, the skill collections that carry German labels),
-//! labels kept in en, de and fr (~70,000 label vectors). The matching benchmark
+//! the EO4GEO training materials, labels kept in en, de and fr (~70,000 label vectors). The matching benchmark
 //! (`occusearch eval --matching`) measures 1,400 such cases over the full index.
 
 use std::sync::OnceLock;
@@ -32,6 +32,7 @@ fn built() -> &'static Built {
             "esco/v1.1.1/fr/occupations_fr.csv",
             "esco/v1.0.3/fr/skills_fr.csv",
             "esco/v1.2.0/de/occupations_de.csv",
+            "sectoral/eo4geo/training_materials_metadata.csv",
         ]);
         let german = crate::common::data_dir().join("esco/v1.2.0/de");
         for entry in std::fs::read_dir(&german).unwrap() {
@@ -144,4 +145,50 @@ fn nonsense_and_skills_of_no_trade_stay_unresolved() {
     assert!(outcome.matches.is_empty());
     // Each comes with the nearest labels to choose from instead.
     assert!(outcome.unresolved.iter().all(|u| !u.suggestions.is_empty()));
+}
+
+#[test]
+fn gaps_lead_to_materials_linked_first_then_similar() {
+    let outcome = match_texts(
+        &[
+            "Fernerkundung",
+            "Geodaten analysieren",
+            "Kartografie",
+            "Luftbilder auswerten",
+        ],
+        "de",
+    );
+    let gaps: Vec<&matching::GapSkill> = outcome.matches.iter().flat_map(|m| &m.missing_essential).collect();
+    assert!(!gaps.is_empty());
+    let with_materials: Vec<&&matching::GapSkill> = gaps.iter().filter(|g| !g.materials.is_empty()).collect();
+    // The geo occupations miss skills that EO4GEO teaches; this corpus links no ESCO skill to a
+    // material, so they are found by similarity, as /materials/for-skills finds them.
+    assert!(!with_materials.is_empty(), "no gap with materials");
+    for gap in &gaps {
+        assert!(gap.materials.len() <= matching::GAP_MATERIALS);
+        // Linked ones first, then by similarity, every similarity above the materials threshold.
+        let linked = gap
+            .materials
+            .iter()
+            .take_while(|m| m.via == matching::CoverVia::Relation)
+            .count();
+        let similar = &gap.materials[linked..];
+        assert!(similar.iter().all(|m| m.via == matching::CoverVia::Similarity));
+        assert!(similar.windows(2).all(|w| w[0].similarity >= w[1].similarity));
+        assert!(
+            similar
+                .iter()
+                .all(|m| m.similarity.unwrap() >= matching::MATERIAL_SIMILARITY),
+            "{:?}",
+            gap.materials
+        );
+        assert!(gap.materials.iter().all(|m| m.material.id.starts_with("eo4geo:")));
+    }
+    // A skill missing from several targets has the same materials in each.
+    for a in &gaps {
+        for b in gaps.iter().filter(|b| b.skill.id == a.skill.id) {
+            let ids = |g: &matching::GapSkill| g.materials.iter().map(|m| m.material.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(a), ids(b));
+        }
+    }
 }
