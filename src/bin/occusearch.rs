@@ -221,6 +221,10 @@ struct ServeArgs {
     /// Print the OpenAPI 3 document of the API (as GET /openapi.json serves it) and exit.
     #[arg(long)]
     openapi: bool,
+    /// Origin of another site whose pages may call the API (CORS), e.g. https://example.org;
+    /// repeat for several, `*` for any. Off by default: the page at / needs none.
+    #[arg(long = "cors-origin", value_parser = occusearch::server::parse_cors_origin)]
+    cors_origins: Vec<axum::http::HeaderValue>,
 }
 
 #[derive(Args)]
@@ -307,10 +311,11 @@ struct IndexArgs {
     /// Stop at the first bad record instead of skipping it.
     #[arg(long)]
     strict: bool,
-    /// What to embed: none (text only), default (the quick-start subset: English labels and
-    /// descriptions, ~4 minutes cold) or full (every label in every language: ~500,000 texts,
-    /// roughly 1.5 hours the first time on 2 cores, resumable: embeddings are cached in
-    /// MODELS/cache as they are made).
+    /// What to embed: none (text only), default (every label a job title can meet, in every
+    /// language the data has, skills by their preferred labels: ~360,000 texts on
+    /// ../shared/data, about 30 minutes cold on 2 cores) or full (every label and description
+    /// in every language: ~500,000 texts, roughly 1.5 hours). Resumable: embeddings are cached
+    /// in MODELS/cache as they are made.
     #[arg(long, default_value = "default")]
     embed: String,
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
@@ -920,6 +925,7 @@ fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         },
         reload_every: (args.reload_every > 0).then(|| std::time::Duration::from_secs(args.reload_every)),
         admin_token,
+        cors_origins: args.cors_origins.clone(),
         ..defaults
     };
     if args.model_sessions == 0 || args.model_threads == Some(0) {

@@ -27,6 +27,8 @@ pub struct ConceptView {
     /// The language the labels are in: the requested one, else English, else any.
     pub lang: String,
     pub label: String,
+    /// The preferred label in every language the concept has one in.
+    pub labels_by_lang: std::collections::BTreeMap<String, String>,
     pub alternative_labels: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -78,6 +80,11 @@ pub fn show(catalog: &Catalog, id: &str, lang: &Lang) -> Result<ConceptView> {
             .display_label(lang)
             .map(|(_, l)| l.to_string())
             .unwrap_or_default(),
+        labels_by_lang: concept
+            .labels
+            .iter()
+            .filter_map(|(lang, labels)| Some((lang.to_string(), labels.preferred.clone()?)))
+            .collect(),
         alternative_labels: labels.alternative.clone(),
         description: labels.description.clone(),
         attributes: concept.attributes.clone(),

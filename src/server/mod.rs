@@ -11,6 +11,7 @@ mod conn;
 pub mod dto;
 pub mod error;
 mod openapi;
+mod web;
 
 pub use conn::ConnectionLimits;
 pub use openapi::document as openapi_document;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -58,6 +59,9 @@ pub struct ServerOptions {
     pub reload_every: Option<Duration>,
     /// Bearer token of `POST /admin/reload`; without one the admin routes do not exist.
     pub admin_token: Option<String>,
+    /// Origins of other sites whose pages may call the API (CORS); empty: none (the default,
+    /// the page served at `/` needs none).
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 impl Default for ServerOptions {
@@ -73,6 +77,7 @@ impl Default for ServerOptions {
             },
             reload_every: Some(Duration::from_secs(2)),
             admin_token: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -361,6 +366,7 @@ pub fn router(state: Shared, options: ServerOptions) -> Router {
         routes = routes.route("/admin/reload", post(reload_handler));
     }
     let routes = routes
+        .merge(web::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint (see /openapi.json)") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -369,7 +375,43 @@ pub fn router(state: Shared, options: ServerOptions) -> Router {
                 "this endpoint does not answer this method (see /openapi.json)",
             )
         });
-    limited(routes, &options).with_state(state)
+    let routes = limited(routes, &options);
+    let routes = if options.cors_origins.is_empty() {
+        routes
+    } else {
+        // tower-http refuses `*` inside a list: any origin is its own setting.
+        let origins = if options.cors_origins.iter().any(|o| o == "*") {
+            tower_http::cors::AllowOrigin::any()
+        } else {
+            tower_http::cors::AllowOrigin::list(options.cors_origins.clone())
+        };
+        // Outermost, so preflights and error responses carry the headers too.
+        routes.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE])
+                .max_age(Duration::from_secs(3600)),
+        )
+    };
+    routes.with_state(state)
+}
+
+/// Parses a `--cors-origin` value: a scheme, a host and an optional port, nothing more
+/// (`https://example.org`, `http://localhost:3000`), or `*` for any origin.
+pub fn parse_cors_origin(text: &str) -> std::result::Result<HeaderValue, String> {
+    let text = text.trim().trim_end_matches('/');
+    let valid = text == "*"
+        || ["http://", "https://"].iter().any(|scheme| {
+            text.strip_prefix(scheme)
+                .is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', ' ', '@']))
+        });
+    if !valid {
+        return Err(format!(
+            "--cors-origin {text:?} is not an origin such as https://example.org or http://localhost:3000"
+        ));
+    }
+    HeaderValue::from_str(text).map_err(|e| format!("--cors-origin {text:?}: {e}"))
 }
 
 /// The limits every route shares: body size and time; and JSON for every error.
@@ -932,6 +974,81 @@ mod tests {
     fn empty_app(options: ServerOptions) -> (Arc<AppState>, Router) {
         let state = Arc::new(AppState::new(&options));
         (state.clone(), router(state, options))
+    }
+
+    #[tokio::test]
+    async fn the_page_is_served_at_the_root_with_its_own_assets_only() {
+        let (_, app) = empty_app(ServerOptions::default());
+        for (uri, content_type) in [
+            ("/", "text/html; charset=utf-8"),
+            ("/assets/app.js", "text/javascript; charset=utf-8"),
+            ("/assets/style.css", "text/css; charset=utf-8"),
+        ] {
+            // Served even before an index is loaded: the page says what is wrong itself.
+            let response = send(app.clone(), "GET", uri, &[], "").await;
+            assert_eq!(response.status(), StatusCode::OK, "{uri}");
+            let headers = response.headers();
+            assert_eq!(headers[header::CONTENT_TYPE], content_type, "{uri}");
+            assert!(headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'self'"));
+        }
+        let response = send(app, "GET", "/assets/nothing.js", &[], "").await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn cors_headers_only_for_the_origins_given() {
+        let preflight = [
+            ("origin", "https://example.org"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type"),
+        ];
+        // Off by default.
+        let (_, app) = empty_app(ServerOptions::default());
+        let response = send(app, "GET", "/health", &[("origin", "https://example.org")], "").await;
+        assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        let options = ServerOptions {
+            cors_origins: vec![parse_cors_origin("https://example.org/").unwrap()],
+            ..ServerOptions::default()
+        };
+        let (_, app) = empty_app(options);
+        let response = send(app.clone(), "OPTIONS", "/match", &preflight, "").await;
+        assert!(response.status().is_success(), "{}", response.status());
+        let headers = response.headers();
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://example.org");
+        assert!(headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
+        // Error answers carry it too (503: no index loaded here), so the caller can read them.
+        let response = send(
+            app.clone(),
+            "GET",
+            "/search?q=x",
+            &[("origin", "https://example.org")],
+            "",
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://example.org"
+        );
+        // Another origin gets no permission.
+        let response = send(app, "GET", "/health", &[("origin", "https://evil.example")], "").await;
+        assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        let any = ServerOptions {
+            cors_origins: vec![parse_cors_origin("*").unwrap()],
+            ..ServerOptions::default()
+        };
+        let (_, app) = empty_app(any);
+        let response = send(app, "GET", "/health", &[("origin", "https://any.example")], "").await;
+        assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        for bad in ["example.org", "https://example.org/path", "ftp://x", "https://", ""] {
+            assert!(parse_cors_origin(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[tokio::test]
