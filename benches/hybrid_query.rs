@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use criterion::{criterion_group, Criterion};
 
+use occusearch::index::vectors::{VectorConcept, VectorEntry};
 use occusearch::search::{Mode, SearchRequest, Searcher};
-use occusearch::types::Lang;
+use occusearch::types::{Kind, Lang};
 
 fn open_searcher() -> Searcher {
     // No query-vector cache: every query is embedded anew, so the numbers include the model.
@@ -54,6 +55,25 @@ fn bench(c: &mut Criterion) {
         .expect("vectors available");
     group.bench_function("vector_search_top_200_labels", |b| {
         b.iter(|| store.search(&query, 200, None).expect("vector search"))
+    });
+    // The product's job-title search filters kinds (occupation, ISCO group): per-kind entry lists
+    // instead of a filter tested on every stored vector.
+    let job_kinds = [Kind::Occupation, Kind::IscoGroup];
+    let kind_filter = |_: &VectorEntry, concept: &VectorConcept| job_kinds.contains(&concept.kind);
+    group.bench_function("vector_search_top_200_labels_occupation_filter_closure", |b| {
+        b.iter(|| store.search(&query, 200, Some(&kind_filter)).expect("vector search"))
+    });
+    group.bench_function("vector_search_top_200_labels_occupation_kinds", |b| {
+        b.iter(|| {
+            store
+                .search_kinds(&query, 200, &job_kinds, None)
+                .expect("vector search")
+        })
+    });
+    group.bench_function("hybrid_one_word_occupation_kinds", |b| {
+        let mut filtered = request("Krankenpfleger", None, Mode::Hybrid);
+        filtered.kinds = job_kinds.to_vec();
+        b.iter(|| searcher.search(&filtered))
     });
     group.bench_function("hybrid_one_word", |b| {
         b.iter(|| searcher.search(&request("Krankenpfleger", None, Mode::Hybrid)))

@@ -510,7 +510,8 @@ function materialList(materials, emptyText) {
     el('div', { class: 'coverage' }, ...meter('Your skills it covers', m.coverage)),
     el('ul', { class: 'skill-list' }, m.covers.slice(0, 6).map((c) => el('li', {},
       `“${c.input}”`, c.id && c.label !== c.input ? [' → ', c.label] : '',
-      el('span', { class: 'meta' }, c.via === 'relation' ? ' (linked by the source)' : ` (${c.via}, similarity ${c.similarity.toFixed(2)})`)))),
+      el('span', { class: 'meta' }, c.via === 'relation' ? ' (linked by the source)'
+        : ` (${c.via === 'text' ? 'close to your text' : 'similar'}, ${c.similarity.toFixed(2)})`)))),
     m.url ? el('a', { href: m.url, rel: 'noopener' }, 'Open the material') : null)));
 }
 

@@ -231,20 +231,24 @@ fn vector_candidates(
     request: &SearchRequest,
     depth: usize,
 ) -> Result<Vec<(usize, VectorEvidence, usize)>> {
-    let kinds = &request.kinds;
+    // Kinds are answered from the store's per-kind entry lists; the other filters test concepts.
     let filter = |_: &VectorEntry, concept: &VectorConcept| {
-        (kinds.is_empty() || kinds.contains(&concept.kind))
-            && request.source.as_ref().is_none_or(|s| *s == concept.source)
+        request.source.as_ref().is_none_or(|s| *s == concept.source)
             && request.isco.as_ref().is_none_or(|i| concept.isco_prefixes.contains(i))
             && request.eqf.is_none_or(|e| concept.eqf_levels.contains(&e))
     };
-    let filtered = !kinds.is_empty() || request.source.is_some() || request.isco.is_some() || request.eqf.is_some();
+    let filtered = request.source.is_some() || request.isco.is_some() || request.eqf.is_some();
     // Several labels point to one concept: fetch more entries than concepts wanted, in
     // proportion to the labels per concept (about 1 in the default build, many in a full one).
     // The graph's search effort grows with this number, so it is not a constant 8x.
     let labels_per_concept = store.len().div_ceil(store.entries.concepts.len().max(1));
     let entries = (depth * (2 * labels_per_concept).clamp(2, 8)).max(64);
-    let matches = store.search(query, entries, filtered.then_some(&filter as EntryFilter<'_>))?;
+    let matches = store.search_kinds(
+        query,
+        entries,
+        &request.kinds,
+        filtered.then_some(&filter as EntryFilter<'_>),
+    )?;
     // How many of a concept's texts are among the nearest: agreement across its labels and
     // languages is evidence of its own.
     let mut labels: HashMap<u32, usize> = HashMap::new();
