@@ -88,10 +88,9 @@ function href(page, params) {
   return `#/${page}?${query.toString()}`;
 }
 
-function go(page, params, replace) {
+function go(page, params) {
   const target = href(page, params);
-  if (replace) history.replaceState(null, '', target);
-  else if (location.hash !== target) history.pushState(null, '', target);
+  if (location.hash !== target) history.pushState(null, '', target);
   render();
 }
 
@@ -130,8 +129,9 @@ function debounce(fn, ms) {
 
 // ---------- chips (skills typed in any language) ----------
 
-// A list of skills as removable chips; after a request each chip says how it was resolved.
-function chipInput(id, labelText, initial, onChange) {
+// A list of skills as removable chips; after a request each chip says how it was resolved, and
+// picking a suggestion for an unresolved one replaces it and calls `onReplace` (to ask again).
+function chipInput(id, labelText, initial, onReplace) {
   const values = [...initial];
   const list = el('ul', { class: 'chips', 'aria-label': 'Your entries' });
   const input = el('input', { type: 'text', id, autocomplete: 'off', placeholder: 'e.g. Datenanalyse, cuire le pain, SQL' });
@@ -142,14 +142,14 @@ function chipInput(id, labelText, initial, onChange) {
       const chip = el('li', { class: `chip ${how ? how.state : ''}` },
         el('span', { class: 'text' }, how && how.display ? how.display : value,
           el('button', { type: 'button', class: 'remove', 'aria-label': `Remove ${value}`,
-            onclick: () => { values.splice(i, 1); draw(); onChange(values); } }, '×')));
+            onclick: () => { values.splice(i, 1); draw(); } }, '×')));
       if (how) chip.append(how.node);
       return chip;
     }));
   }
   function add(text) {
     const value = text.trim();
-    if (value && !values.includes(value)) { values.push(value); draw(); onChange(values); }
+    if (value && !values.includes(value)) { values.push(value); draw(); }
   }
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ',') {
@@ -170,6 +170,12 @@ function chipInput(id, labelText, initial, onChange) {
     input.value = '';
     input.focus();
   } }, 'Add');
+  function replace(old, value) {
+    const at = values.indexOf(old);
+    if (at >= 0) values[at] = value;
+    draw();
+    onReplace();
+  }
   draw();
   return {
     node: el('div', { class: 'field' },
@@ -179,7 +185,7 @@ function chipInput(id, labelText, initial, onChange) {
       list),
     values: () => { if (input.value.trim()) { add(input.value); input.value = ''; } return [...values]; },
     // Marks each chip with how the server resolved it (resolved / unresolved with suggestions).
-    showResolution(resolved, unresolved, replace) {
+    showResolution(resolved, unresolved) {
       resolution.clear();
       for (const r of resolved) {
         if (resolution.has(r.input)) continue;
@@ -202,12 +208,6 @@ function chipInput(id, labelText, initial, onChange) {
         });
       }
       draw();
-    },
-    replace(old, value) {
-      const at = values.indexOf(old);
-      if (at >= 0) values[at] = value;
-      draw();
-      onChange(values);
     },
   };
 }
@@ -443,14 +443,12 @@ function skillsPage(params) {
   const initial = params.getAll('s');
   const results = el('section', { 'aria-label': 'Matching occupations and profiles' });
   const kind = params.get('kind') || 'occupation,profile';
-  let chips;
   const run = () => {
     const skills = chips.values();
     if (!skills.length) { results.replaceChildren(el('p', { class: 'error', role: 'alert' }, 'Add at least one skill first.')); return; }
-    go('skills', { s: skills, kind }, false);
+    go('skills', { s: skills, kind });
   };
-  chips = chipInput('skill-input', 'Your skills, in any language', initial, () => {});
-  chips.replace = ((original) => (old, value) => { original(old, value); run(); })(chips.replace);
+  const chips = chipInput('skill-input', 'Your skills, in any language', initial, () => run());
   const kindSelect = el('select', { id: 'match-kind', onchange: (event) => go('skills', { s: chips.values(), kind: event.target.value }) },
     [['occupation,profile', 'Occupations and profiles'], ['occupation', 'ESCO occupations'], ['profile', 'Sector profiles (ECSF…)']]
       .map(([value, text]) => el('option', { value, selected: value === kind }, text)));
@@ -467,7 +465,7 @@ function skillsPage(params) {
   }
   results.append(loading('Matching…'));
   api('/match', { body: { skills: initial, lang: state.lang, kind: kind.split(','), limit: 10 } }).then((data) => {
-    chips.showResolution(data.resolved, data.unresolved, (old, value) => chips.replace(old, value));
+    chips.showResolution(data.resolved, data.unresolved);
     if (!data.matches.length) {
       results.replaceChildren(el('p', { class: 'empty' }, 'No occupation or profile lists these skills. Check the skills marked as not recognised.'));
       return;
@@ -519,7 +517,7 @@ function materialsPage(params) {
   const initial = params.getAll('s');
   const eqf = params.get('eqf') || '';
   const results = el('section', { 'aria-label': 'Training materials' });
-  const chips = chipInput('material-skills', 'Skills or topics to teach, in any language', initial, () => {});
+  const chips = chipInput('material-skills', 'Skills or topics to teach, in any language', initial, () => run());
   const eqfSelect = el('select', { id: 'eqf' }, el('option', { value: '' }, 'Any level'),
     [1, 2, 3, 4, 5, 6, 7, 8].map((level) => el('option', { value: level, selected: String(level) === eqf }, `EQF ${level}`)));
   const run = () => {
@@ -527,7 +525,6 @@ function materialsPage(params) {
     if (!skills.length) { results.replaceChildren(el('p', { class: 'error', role: 'alert' }, 'Add at least one skill or topic first.')); return; }
     go('materials', { s: skills, eqf: eqfSelect.value });
   };
-  chips.replace = ((original) => (old, value) => { original(old, value); run(); })(chips.replace);
   setPage('Find training materials to reuse',
     el('p', { class: 'lead' }, 'For a skill gap or a profile: existing training materials and what each covers, before you write a new one.'),
     chips.node,
@@ -543,7 +540,7 @@ function materialsPage(params) {
   const body = { skills: initial, lang: state.lang, limit: 20 };
   if (eqf) body.eqf = parseInt(eqf, 10);
   api('/materials/for-skills', { body }).then((data) => {
-    chips.showResolution(data.resolved, data.unresolved, (old, value) => chips.replace(old, value));
+    chips.showResolution(data.resolved, data.unresolved);
     results.replaceChildren(el('h2', {}, 'Materials'), materialList(data.materials, 'No material in the index covers these skills' + (eqf ? ` at EQF ${eqf}` : '') + '.'));
     announce(`${data.materials.length} materials.`);
   }).catch((e) => results.replaceChildren(errorBox(e)));

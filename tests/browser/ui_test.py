@@ -94,6 +94,14 @@ def main() -> None:
         expect(first_match.locator("ul.gaps li").first).to_be_visible()
         expect(page.locator("ul.gaps .meta", has_text="Learn it").first).to_be_visible()
         shot("05-skills")
+        # A text that is no skill is said so, with suggestions; picking one asks again with it.
+        page.goto(f"{BASE}/#/skills?lang=de&s=Kartografie&s=Quidditch%20spielen")
+        unresolved = page.locator(".chip.unresolved")
+        expect(unresolved).to_contain_text("not recognised")
+        unresolved.locator("button.link").first.click()
+        expect(page.locator(".chip.unresolved")).to_have_count(0)
+        expect(page.locator(".chip.resolved", has_text="by id")).to_have_count(1)
+        expect(page.locator(".chip")).to_have_count(2)
 
         # Materials: topics in, materials out with what each covers.
         page.goto(f"{BASE}/#/materials?lang=en")
