@@ -23,7 +23,7 @@ pub struct Config {
     pub data: Vec<PathBuf>,
     /// Embedding model and ONNX Runtime (`scripts/setup` fills `models/`), and the embedding cache.
     pub models_dir: PathBuf,
-    /// Which copy of the embedding model to load (`int8`, the default, or `q4`).
+    /// Which copy of the embedding model to load (`int8`, the default, `q4`, `esco-int8` or `esco`).
     pub model: ModelVariant,
     pub search: SearchConfig,
     pub hnsw: HnswParams,

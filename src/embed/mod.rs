@@ -5,6 +5,7 @@
 //! The model is intfloat/multilingual-e5-small (Wang et al., "Multilingual E5 Text Embeddings",
 //! 2024): 384 dimensions, mean pooling, L2-normalised, so cosine similarity is a dot product.
 //! E5 expects a prefix: `query: ` for labels and queries, `passage: ` for long texts.
+//! Every text is case-folded before the model sees it ([`model_input`]).
 
 mod cache;
 
@@ -38,12 +39,30 @@ impl TextKind {
     }
 }
 
+/// What the model is given for `text`: the text in lower case.
+///
+/// Why: ESCO labels are lower case (German nouns aside), national titles and ISCO group names
+/// are capitalised or all capitals, and the model reads case. Measured with
+/// `scripts/models/compare_variants.py` (vector only, exact cosine): the base int8 model on
+/// ita_q_it_c_it 0.460 as written, 0.474 folded; the ESCO-adapted model, trained on ESCO's
+/// labels, collapsed on capitalised text (ita_q_it_c_it 0.183, usa_q_en_c_en 0.427) and
+/// recovers folded (0.500, 0.646). Folding also makes `Krankenpfleger` and `KRANKENPFLEGER` one
+/// cache entry. Borrowed when there is nothing to fold.
+pub fn model_input(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(text.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// Turns texts into L2-normalised vectors.
 pub trait Embedder: Send + Sync {
     /// Identifies model and weights; stored in the index manifest and in cache keys.
     fn model_id(&self) -> &str;
     fn dimensions(&self) -> usize;
-    /// One vector per text, in order. Texts are given without prefix.
+    /// One vector per text, in order. Texts are given without prefix; the real model folds
+    /// them with [`model_input`].
     fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>>;
 }
 
@@ -53,7 +72,8 @@ pub trait Embedder: Send + Sync {
 pub enum ModelVariant {
     /// The ESCO-adapted model (LoRA adapter `scripts/models/esco-lora/`, trained on ESCO's own
     /// multilingual labels by `train_adapter.py`, merged by `merge_adapter.py`), int8 weights.
-    /// Opt-in until the product benchmark and the fusion are measured and retrained with it.
+    /// Better on job titles (MELO, product benchmark: README), worse on skill texts and long
+    /// passages, which it was not trained on; opt-in until it is trained on those too.
     EscoInt8,
     /// The ESCO-adapted model, float weights.
     Esco,
@@ -269,7 +289,10 @@ impl Embedder for FastEmbedder {
     }
 
     fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
-        let prefixed: Vec<String> = texts.iter().map(|t| format!("{}{t}", kind.prefix())).collect();
+        let prefixed: Vec<String> = texts
+            .iter()
+            .map(|t| format!("{}{}", kind.prefix(), model_input(t)))
+            .collect();
         // A free session if there is one; otherwise wait on the next in turn.
         let free = self.sessions.iter().find_map(|session| session.try_lock().ok());
         let mut model = match free {
@@ -328,9 +351,11 @@ pub fn embed_cached(
     kind: TextKind,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Vec<f32>>> {
-    let mut missing: Vec<&str> = texts
+    // The cache is keyed by what the model sees, so texts that differ in case are embedded once.
+    let folded: Vec<std::borrow::Cow<'_, str>> = texts.iter().map(|t| model_input(t)).collect();
+    let mut missing: Vec<&str> = folded
         .iter()
-        .copied()
+        .map(|t| t.as_ref())
         .filter(|t| !cache.contains(embedder.model_id(), kind, t))
         .collect();
     missing.sort_unstable();
@@ -348,7 +373,7 @@ pub fn embed_cached(
         progress(done.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len());
         Ok(())
     })?;
-    texts
+    folded
         .iter()
         .map(|t| {
             cache
@@ -405,6 +430,17 @@ mod tests {
     }
 
     #[test]
+    fn the_model_reads_text_in_lower_case() {
+        assert!(matches!(model_input("krankenpfleger"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(
+            model_input("SUBOFICIALES DE LAS FUERZAS ARMADAS"),
+            "suboficiales de las fuerzas armadas"
+        );
+        assert_eq!(model_input("Ärztin"), "ärztin");
+        assert_eq!(model_input("ΓΙΑΤΡΌΣ"), "γιατρός");
+    }
+
+    #[test]
     fn cached_embedding_calls_the_model_once_per_text() {
         struct Counting(std::sync::atomic::AtomicUsize);
         impl Embedder for Counting {
@@ -444,6 +480,11 @@ mod tests {
         // Another prefix is another text to the model.
         embed_cached(&counting, &cache, &["nurse"], TextKind::Passage, &|_| {}).unwrap();
         assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Case is folded before the model: capitalised forms are the text already embedded.
+        let capitalised = embed_cached(&counting, &cache, &["Nurse", "NURSE"], TextKind::Query, &|_| {}).unwrap();
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(capitalised[0], first[0]);
+        assert_eq!(capitalised[1], first[0]);
     }
 
     #[test]

@@ -10,8 +10,9 @@ use super::vectors::{EmbedScope, HnswParams};
 use crate::error::{Error, Result};
 use crate::ingest::{Counts, IngestReport};
 
-/// Bumped whenever the on-disk layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 2;
+/// Bumped whenever the on-disk layout or the meaning of what is stored changes incompatibly
+/// (3: vectors are embedded from case-folded text, [`crate::embed::model_input`]).
+pub const FORMAT_VERSION: u32 = 3;
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -302,10 +302,10 @@ fn write_vectors(
     let started = Instant::now();
     let planned = vectors::plan(catalog, build.scope);
     let model = build.embedder.model_id();
-    let missing: std::collections::HashSet<(crate::embed::TextKind, &str)> = planned
+    let missing: std::collections::HashSet<(crate::embed::TextKind, std::borrow::Cow<'_, str>)> = planned
         .entries
         .iter()
-        .map(|e| (e.field.text_kind(), e.text.as_str()))
+        .map(|e| (e.field.text_kind(), crate::embed::model_input(&e.text)))
         .filter(|(kind, text)| !build.cache.contains(model, *kind, text))
         .collect();
     progress.stage("embedding", missing.len() as u64);

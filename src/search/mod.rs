@@ -377,13 +377,15 @@ impl Searcher {
         let Some(embedder) = &self.embedder else {
             return Ok(None);
         };
-        if let Some(vector) = self.query_cache.get(text) {
+        // Keyed by what the model sees: `Krankenpfleger` and `krankenpfleger` share an entry.
+        let text = crate::embed::model_input(text);
+        if let Some(vector) = self.query_cache.get(&text) {
             return Ok(Some(vector.as_ref().clone()));
         }
-        let Some(vector) = embedder.embed(&[text], TextKind::Query)?.pop() else {
+        let Some(vector) = embedder.embed(&[&text], TextKind::Query)?.pop() else {
             return Ok(None);
         };
-        self.query_cache.insert(text, Arc::new(vector.clone()));
+        self.query_cache.insert(&text, Arc::new(vector.clone()));
         Ok(Some(vector))
     }
 

@@ -149,9 +149,10 @@ pub fn similar(
         }
         SimilarTo::Concept(id) => {
             let concept = find(catalog, id).ok_or_else(|| Error::NotFound(format!("no concept with id {id:?}")))?;
-            let vectors: Vec<Vec<f32>> = (0..store.len())
-                .filter(|&e| store.concept_of(e).id == concept.id.as_str())
-                .map(|e| store.vector(e).to_vec())
+            let vectors: Vec<Vec<f32>> = store
+                .entries_of(concept.id.as_str())
+                .iter()
+                .map(|&e| store.vector(e).to_vec())
                 .collect();
             if vectors.is_empty() {
                 return Err(Error::NotFound(format!(
@@ -166,13 +167,12 @@ pub fn similar(
             (vectors, Some(concept.id.to_string()), words)
         }
     };
-    let wanted = |_: &VectorEntry, concept: &VectorConcept| {
-        (kinds.is_empty() || kinds.contains(&concept.kind)) && own_id.as_deref() != Some(concept.id.as_str())
-    };
+    // Kinds are answered from the store's per-kind lists; the filter only drops the concept itself.
+    let not_itself = |_: &VectorEntry, concept: &VectorConcept| own_id.as_deref() != Some(concept.id.as_str());
     let mut best: HashMap<usize, (f32, usize)> = HashMap::new();
     for query in &queries {
         deadline.check("finding similar concepts")?;
-        for found in store.search(query, (limit * 8).max(64), Some(&wanted))? {
+        for found in store.search_kinds(query, (limit * 8).max(64), kinds, Some(&not_itself))? {
             let concept = store.entries.entries[found.entry].concept as usize;
             let slot = best.entry(concept).or_insert((found.similarity, found.entry));
             if found.similarity > slot.0 {

@@ -90,10 +90,10 @@ fn a_manifest_of_another_format_refuses_to_open() {
     let root = dir.path().join("index");
     let summary = build(&sample(), &root, false).unwrap();
     let path = summary.generation.join("manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replacen("\"format_version\": 2", "\"format_version\": 99", 1);
-    std::fs::write(&path, text).unwrap();
+    let written = std::fs::read_to_string(&path).unwrap();
+    let current = format!("\"format_version\": {}", occusearch::index::manifest::FORMAT_VERSION);
+    assert!(written.contains(&current), "the manifest names this build's format");
+    std::fs::write(&path, written.replacen(&current, "\"format_version\": 99", 1)).unwrap();
     let error = OccuIndex::open(&root).err().expect("must refuse");
     assert!(matches!(error, Error::IncompatibleIndex { .. }), "{error}");
     assert!(error.to_string().contains("index format 99"), "{error}");
