@@ -105,23 +105,31 @@ def rank_of(uris, gold):
     return next((i + 1 for i, u in enumerate(seen) if u in gold), None)
 
 
+FIRST_ERRORS = {}
+
+
 def summary(name, latencies, ranks, rps, errors):
     ms = np.array(latencies) * 1000
     rr = [1 / r if r else 0 for r in ranks]
     return {'system': name, 'p50_ms': round(float(np.percentile(ms, 50)), 2),
             'p99_ms': round(float(np.percentile(ms, 99)), 2), 'req_per_s': round(rps, 1),
             'mrr': round(float(np.mean(rr)), 3), 'a1': round(float(np.mean([r == 1 for r in ranks])), 3),
-            'errors': errors}
+            'errors': errors, 'first_error': FIRST_ERRORS.get(name)}
 
 
 def measure(name, ask, latency_set, load_set, clients):
     """One client over latency_set (p50/p99, quality), then `clients` threads over load_set."""
     latencies, ranks, errors = [], [], 0
+    # Warm up (model sessions, page cache, the connection) on titles outside the measured sets,
+    # right before measuring: a keep-alive connection left idle meanwhile is closed by the server.
+    for text in ('Krankenpfleger', 'welder', 'infirmière'):
+        ask(text)
     for text, gold in latency_set:
         started = time.perf_counter()
         try:
             uris = ask(text)
-        except Exception:
+        except Exception as e:
+            FIRST_ERRORS.setdefault(name, f'{text!r}: {e!r}')
             errors, uris = errors + 1, []
         latencies.append(time.perf_counter() - started)
         ranks.append(rank_of(uris, gold))
@@ -132,7 +140,8 @@ def measure(name, ask, latency_set, load_set, clients):
         for text, _ in chunk:
             try:
                 ask(text)
-            except Exception:
+            except Exception as e:
+                FIRST_ERRORS.setdefault(name, f'{text!r}: {e!r}')
                 failed += 1
         return failed
 
@@ -224,17 +233,20 @@ def main():
             if not hasattr(local, 'conn'):
                 local.conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
             query = urllib.parse.urlencode({'q': text, 'kind': 'occupation,isco-group', 'limit': 100})
-            local.conn.request('GET', f'/search?{query}')
-            response = local.conn.getresponse()
+            try:
+                local.conn.request('GET', f'/search?{query}')
+                response = local.conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # A keep-alive connection the server closed while idle: reconnect once, as
+                # HTTP clients do (the time of it is counted).
+                local.conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+                local.conn.request('GET', f'/search?{query}')
+                response = local.conn.getresponse()
             body = response.read()
             if response.status != 200:
                 raise RuntimeError(f'HTTP {response.status}')
             return [h['id'] for h in json.loads(body)['hits']]
 
-        # Warm both (model sessions, page cache) on queries outside the measured sets.
-        for text in ('Krankenpfleger', 'welder', 'infirmière'):
-            ask_lance(text)
-            ask_occusearch(text)
         results = [measure('LanceDB (in-process Python, FTS + IVF-HNSW-SQ, RRF)', ask_lance, latency_set, load_set,
                            args.clients),
                    measure('occusearch (HTTP, learned fusion)', ask_occusearch, latency_set, load_set, args.clients)]
@@ -247,6 +259,9 @@ def main():
     for r in results:
         print(f"| {r['system']} | {r['p50_ms']} ms | {r['p99_ms']} ms | {r['req_per_s']} | {r['mrr']} / {r['a1']} | "
               f"{r['errors']} |")
+    for r in results:
+        if r['first_error']:
+            print(f"{r['system']}: first error {r['first_error']}")
     print(f"\noccusearch p50 is {lance['p50_ms'] / occu['p50_ms']:.2f}x faster, throughput "
           f"{occu['req_per_s'] / lance['req_per_s']:.2f}x LanceDB's; MRR {occu['mrr'] - lance['mrr']:+.3f}")
     if args.json:
