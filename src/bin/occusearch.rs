@@ -313,7 +313,7 @@ struct IndexArgs {
     strict: bool,
     /// What to embed: none (text only), default (every label a job title can meet, in every
     /// language the data has, skills by their preferred labels: ~360,000 texts on
-    /// ../shared/data, about 30 minutes cold on 2 cores) or full (every label and description
+    /// ../shared/data, about 13 minutes cold on 2 cores) or full (every label and description
     /// in every language: ~500,000 texts, roughly 1.5 hours). Resumable: embeddings are cached
     /// in MODELS/cache as they are made.
     #[arg(long, default_value = "default")]
