@@ -5,15 +5,19 @@
 # exact cosine ranking, surface forms folded to their concept (C000123), reciprocal rank of the
 # first gold concept. Needs numpy, onnxruntime, tokenizers (the setup venv has them).
 #   python compare_variants.py ../shared/eval/melo-dev deu_q_de_c_de,ita_q_it_c_it models/me5s-int8/model.onnx models/me5s-q4/model.onnx
+# --fold (anywhere): texts lower-cased first, as occusearch embeds them (embed::model_input);
+# without it, as written (how the adapted model's case losses were found).
 import os, sys, time
 import numpy as np, onnxruntime as ort
 from tokenizers import Tokenizer
 
-melo, datasets, models = sys.argv[1], sys.argv[2].split(','), sys.argv[3:]
+FOLD = '--fold' in sys.argv
+args = [a for a in sys.argv[1:] if a != '--fold']
+melo, datasets, models = args[0], args[1].split(','), args[2:]
 tok = Tokenizer.from_file(os.path.join(os.path.dirname(models[0]), 'tokenizer.json'))
 
 def embed(sess, texts, bs=64):
-    ids = [e.ids for e in tok.encode_batch(['query: ' + t for t in texts])]
+    ids = [e.ids for e in tok.encode_batch(['query: ' + (t.lower() if FOLD else t) for t in texts])]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = np.zeros((len(ids), 384), np.float32)
     for b in range(0, len(order), bs):
