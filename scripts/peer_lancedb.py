@@ -22,7 +22,7 @@
 # systems: the latency pass and the throughput pass use disjoint halves (occusearch caches query
 # vectors, LanceDB does not).
 import argparse, collections, concurrent.futures as cf, gzip, http.client, json, os, random, shutil
-import signal, socket, subprocess, sys, time, urllib.parse
+import signal, socket, subprocess, sys, threading, time, urllib.parse
 
 import numpy as np
 import onnxruntime as ort
@@ -72,7 +72,7 @@ class Model:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.path, self.options = f'{folder}/model.onnx', options
-        self.local = __import__('threading').local()
+        self.local = threading.local()
 
     def session(self):
         if not hasattr(self.local, 'session'):
@@ -227,7 +227,7 @@ def main():
             except OSError:
                 pass
             time.sleep(0.1)
-        local = __import__('threading').local()
+        local = threading.local()
 
         def ask_occusearch(text):
             if not hasattr(local, 'conn'):
