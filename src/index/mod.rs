@@ -394,12 +394,20 @@ impl OccuIndex {
             });
         }
         let vectors = match &manifest.vectors {
-            Some(built) => Some(VectorStore::open(
-                &dir.join(vectors::VECTORS_DIR),
-                built.dimensions,
-                built.vectors,
-                built.hnsw,
-            )?),
+            Some(built) => Some(
+                VectorStore::open(
+                    &dir.join(vectors::VECTORS_DIR),
+                    built.dimensions,
+                    built.vectors,
+                    built.hnsw,
+                )?
+                .with_scale(crate::embed::SimilarityScale::for_model_id(&built.model_id).map_err(
+                    |e| Error::IncompatibleIndex {
+                        path: dir.clone(),
+                        reason: format!("no similarity calibration for its model: {e}"),
+                    },
+                )?),
+            ),
             None => None,
         };
         Ok(OccuIndex {

@@ -24,7 +24,7 @@ use hnsw_rs::hnswio::HnswIo;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::embed::{dot, TextKind};
+use crate::embed::{dot, SimilarityScale, TextKind};
 use crate::error::{Error, Result};
 use crate::ingest::Catalog;
 use crate::types::{Concept, Kind, Lang};
@@ -283,6 +283,8 @@ pub struct VectorStore {
     vectors: Vec<f32>,
     graph: Option<Hnsw<'static, f32, UnitCosine>>,
     params: HnswParams,
+    /// Puts the model's similarities on the base model's scale (identity for the base model).
+    scale: SimilarityScale,
 }
 
 fn write_entries(entries: &VectorEntries, path: &Path) -> Result<()> {
@@ -432,6 +434,7 @@ impl VectorStore {
             vectors,
             graph,
             params,
+            scale: SimilarityScale::identity(),
         })
     }
 
@@ -504,7 +507,7 @@ impl VectorStore {
             .iter()
             .map(|&entry| VectorMatch {
                 entry,
-                similarity: dot(self.vector(entry), query),
+                similarity: self.calibrated(entry, dot(self.vector(entry), query)),
             })
             .collect();
         let order =
@@ -538,14 +541,30 @@ impl VectorStore {
         keep: Option<&dyn hnsw_rs::filter::FilterT>,
     ) -> Vec<VectorMatch> {
         let ef = self.params.ef_search.max(k);
-        graph
+        let mut found: Vec<VectorMatch> = graph
             .search_filter(query, k, ef, keep)
             .into_iter()
             .map(|n| VectorMatch {
                 entry: n.d_id,
-                similarity: 1.0 - n.distance,
+                similarity: self.calibrated(n.d_id, 1.0 - n.distance),
             })
-            .collect()
+            .collect();
+        if !self.scale.is_identity() {
+            // Labels and descriptions have maps of their own: their order may change.
+            found.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.entry.cmp(&b.entry)));
+        }
+        found
+    }
+
+    /// `raw`, the cosine of a query and `entry`, on the base model's scale ([`SimilarityScale`]).
+    fn calibrated(&self, entry: usize, raw: f32) -> f32 {
+        self.scale.apply(self.entries.entries[entry].field.text_kind(), raw)
+    }
+
+    /// Reports similarities on `scale` (the index's model's calibration) from now on.
+    pub fn with_scale(mut self, scale: SimilarityScale) -> VectorStore {
+        self.scale = scale;
+        self
     }
 
     /// The `k` entries nearest to `query` (unit length): HNSW when built, exact otherwise. A filter
@@ -739,6 +758,40 @@ mod tests {
         ] {
             let error = bad.validate().unwrap_err().to_string();
             assert!(error.contains("hnsw"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_scale_maps_reported_similarities_and_keeps_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (count, dimensions) = (3000, 32);
+        let vectors = random_unit_vectors(count, dimensions, 11);
+        let params = HnswParams {
+            exact_below: 1000,
+            ..Default::default()
+        };
+        VectorStore::write(dir.path(), &entries_for(count), &vectors, params).unwrap();
+        let raw = VectorStore::open(dir.path(), dimensions, count, params).unwrap();
+        let scale = SimilarityScale::from_knots(vec![(0.0, 0.8), (0.5, 0.9)], Vec::new()).unwrap();
+        let scaled = VectorStore::open(dir.path(), dimensions, count, params)
+            .unwrap()
+            .with_scale(scale.clone());
+        let query = &vectors[42];
+        for (plain, mapped) in [
+            (
+                raw.search(query, 20, None).unwrap(),
+                scaled.search(query, 20, None).unwrap(),
+            ),
+            (raw.exact(query, 20, None), scaled.exact(query, 20, None)),
+        ] {
+            let entries = |m: &[VectorMatch]| m.iter().map(|m| m.entry).collect::<Vec<_>>();
+            assert_eq!(entries(&plain), entries(&mapped));
+            for (p, m) in plain.iter().zip(&mapped) {
+                assert!((scale.apply(TextKind::Query, p.similarity) - m.similarity).abs() < 1e-6);
+            }
+            // The query's own vector: identical texts stay at 1.
+            assert!((mapped[0].similarity - 1.0).abs() < 1e-4, "{:?}", mapped[0]);
+            assert!(mapped[1].similarity > plain[1].similarity);
         }
     }
 
