@@ -28,6 +28,9 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models'))
+from e5_onnx import embed  # noqa: E402  (beside the model scripts)
+
 LANGS = ('en', 'de', 'fr', 'es', 'pl', 'sv', 'it', 'nl')
 COUNTRIES = ('deu_q_de_c_de', 'esp_q_es_c_es', 'fra_q_fr_c_fr', 'ita_q_it_c_it', 'nld_q_nl_c_nl',
              'pol_q_pl_c_pl', 'swe_q_sv_c_sv', 'usa_q_en_c_en')
@@ -79,22 +82,8 @@ class Model:
             self.local.session = ort.InferenceSession(self.path, self.options, providers=['CPUExecutionProvider'])
         return self.local.session
 
-    def embed(self, texts, batch=64):
-        ids = [e.ids for e in self.tok.encode_batch(['query: ' + t.lower() for t in texts])]
-        out = np.zeros((len(ids), 384), np.float32)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for b in range(0, len(order), batch):
-            idx = order[b:b + batch]
-            width = max(len(ids[i]) for i in idx)
-            a = np.zeros((len(idx), width), np.int64)
-            m = np.zeros((len(idx), width), np.int64)
-            for r, i in enumerate(idx):
-                a[r, :len(ids[i])] = ids[i]
-                m[r, :len(ids[i])] = 1
-            h = self.session().run(None, {'input_ids': a, 'attention_mask': m})[0]
-            v = (h * m[..., None]).sum(1) / m.sum(1, keepdims=True)
-            out[idx] = v / np.linalg.norm(v, axis=1, keepdims=True)
-        return out
+    def embed(self, texts):
+        return embed(self.session(), self.tok, texts)
 
 
 def rank_of(uris, gold):

@@ -29,6 +29,8 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from e5_onnx import embed
+
 SEED = 17
 CONCEPTS = 1500          # concepts per source whose labels form same-concept pairs
 RANDOM_PER_POSITIVE = 2  # random pairs per same-concept pair
@@ -95,23 +97,9 @@ class Model:
         options = ort.SessionOptions()
         self.session = ort.InferenceSession(f'{folder}/model.onnx', options, providers=['CPUExecutionProvider'])
 
-    def embed(self, texts, prefix, batch=64):
-        """Mean-pooled, unit-length vectors of lower-cased texts, as occusearch embeds them."""
-        ids = [e.ids for e in self.tok.encode_batch([prefix + t.lower() for t in texts])]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = np.zeros((len(ids), 384), np.float32)
-        for start in range(0, len(order), batch):
-            idx = order[start:start + batch]
-            width = max(len(ids[i]) for i in idx)
-            a = np.ones((len(idx), width), np.int64)
-            m = np.zeros((len(idx), width), np.int64)
-            for r, i in enumerate(idx):
-                a[r, :len(ids[i])] = ids[i]
-                m[r, :len(ids[i])] = 1
-            h = self.session.run(None, {'input_ids': a, 'attention_mask': m})[0]
-            v = (h * m[..., None]).sum(1) / m.sum(1, keepdims=True)
-            out[idx] = v / np.linalg.norm(v, axis=1, keepdims=True)
-        return out
+    def embed(self, texts, prefix):
+        """Unit-length vectors of lower-cased texts, as occusearch embeds them."""
+        return embed(self.session, self.tok, texts, prefix)
 
     def similarities(self, pairs, right_prefix):
         left = self.embed([a for a, _ in pairs], 'query: ')

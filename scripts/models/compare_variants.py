@@ -11,24 +11,15 @@ import os, sys, time
 import numpy as np, onnxruntime as ort
 from tokenizers import Tokenizer
 
+from e5_onnx import embed
+
 FOLD = '--fold' in sys.argv
 args = [a for a in sys.argv[1:] if a != '--fold']
 melo, datasets, models = args[0], args[1].split(','), args[2:]
 tok = Tokenizer.from_file(os.path.join(os.path.dirname(models[0]), 'tokenizer.json'))
 
-def embed(sess, texts, bs=64):
-    ids = [e.ids for e in tok.encode_batch(['query: ' + (t.lower() if FOLD else t) for t in texts])]
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(ids), 384), np.float32)
-    for b in range(0, len(order), bs):
-        idx = order[b:b + bs]; width = max(len(ids[i]) for i in idx)
-        a = np.ones((len(idx), width), np.int64); m = np.zeros((len(idx), width), np.int64)
-        for r, i in enumerate(idx):
-            a[r, :len(ids[i])] = ids[i]; m[r, :len(ids[i])] = 1
-        h = sess.run(None, {'input_ids': a, 'attention_mask': m})[0]
-        v = (h * m[..., None]).sum(1) / m.sum(1, keepdims=True)
-        out[idx] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    return out
+def embed_texts(sess, texts):
+    return embed(sess, tok, texts, fold=FOLD)
 
 def rows(path):
     return [l.rstrip('\n').split('\t') for l in open(path, encoding='utf-8') if l.strip()]
@@ -42,7 +33,7 @@ for model in models:
         gold = {}
         for q, _, e, _ in rows(d + '/annotations.tsv'):
             gold.setdefault(q, set()).add(e.split('_')[0])
-        C, Q = embed(sess, [t for _, t in corpus]), embed(sess, [t for _, t in queries])
+        C, Q = embed_texts(sess, [t for _, t in corpus]), embed_texts(sess, [t for _, t in queries])
         concepts = [e.split('_')[0] for e, _ in corpus]
         reciprocal = []
         for qi, (qid, _) in enumerate(queries):
