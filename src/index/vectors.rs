@@ -558,6 +558,10 @@ impl VectorStore {
 
     /// `raw`, the cosine of a query and `entry`, on the base model's scale ([`SimilarityScale`]).
     fn calibrated(&self, entry: usize, raw: f32) -> f32 {
+        // The default model's scale is the identity: no entry lookup per scanned vector.
+        if self.scale.is_identity() {
+            return raw;
+        }
         self.scale.apply(self.entries.entries[entry].field.text_kind(), raw)
     }
 
