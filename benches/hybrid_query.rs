@@ -44,13 +44,15 @@ fn percentiles(searcher: &Searcher, mode: Mode) {
 
 fn bench(c: &mut Criterion) {
     let searcher = open_searcher();
-    let store = searcher.index.vectors.as_ref().expect("vectors");
+    // Job titles' store and model (their own space in the default index).
+    let store = searcher.index.store_of_kind(Kind::Occupation).expect("vectors");
+    let space = searcher.index.space_of(Kind::Occupation);
     let mut group = c.benchmark_group("hybrid_query");
     group.bench_function("embed_query", |b| {
-        b.iter(|| searcher.embed_query("Krankenpfleger").expect("embedding"))
+        b.iter(|| searcher.embed_query_in(space, "Krankenpfleger").expect("embedding"))
     });
     let query = searcher
-        .embed_query("Krankenpfleger")
+        .embed_query_in(space, "Krankenpfleger")
         .expect("embedding")
         .expect("vectors available");
     group.bench_function("vector_search_top_200_labels", |b| {

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::embed::{ModelPaths, ModelVariant};
+use std::sync::Arc;
+
+use crate::embed::{Embedder, Embedders, FastEmbedder, ModelPaths, ModelVariant, SessionPlan};
 use crate::error::{Error, Result};
 use crate::index::{FieldWeights, HnswParams};
 use crate::search::Fusion;
@@ -25,14 +27,29 @@ pub struct Config {
     pub models_dir: PathBuf,
     /// Which copy of the embedding model to load (`int8`, the default, `q4`, `esco-int8` or `esco`).
     pub model: ModelVariant,
+    /// The model of job titles (occupations, ISCO groups): `esco-int8` by default, a vector space
+    /// of their own ([`crate::types::VectorSpace`]); the same as `model` for one space.
+    pub title_model: ModelVariant,
     pub search: SearchConfig,
     pub hnsw: HnswParams,
 }
 
 impl Config {
-    /// The model files and runtime this configuration loads.
-    pub fn model_paths(&self, models_dir: Option<&Path>) -> ModelPaths {
-        ModelPaths::variant_under(models_dir.unwrap_or(&self.models_dir), self.model)
+    /// Loads the configured models: one, or a second for job titles when `title_model` differs.
+    pub fn load_models(&self, models_dir: Option<&Path>, plan: SessionPlan) -> Result<Embedders> {
+        let dir = models_dir.unwrap_or(&self.models_dir);
+        let general: Arc<dyn Embedder> = Arc::new(FastEmbedder::load_with(
+            &ModelPaths::variant_under(dir, self.model),
+            plan,
+        )?);
+        if self.title_model == self.model {
+            return Ok(Embedders::single(general));
+        }
+        let titles: Arc<dyn Embedder> = Arc::new(FastEmbedder::load_with(
+            &ModelPaths::variant_under(dir, self.title_model),
+            plan,
+        )?);
+        Ok(Embedders::split(general, titles))
     }
 }
 
@@ -53,6 +70,7 @@ impl Default for Config {
             data: vec![PathBuf::from("../shared/data")],
             models_dir: PathBuf::from("models"),
             model: ModelVariant::default(),
+            title_model: ModelVariant::EscoInt8,
             search: SearchConfig {
                 default_limit: 10,
                 weights: FieldWeights::default(),
@@ -72,6 +90,7 @@ struct FileConfig {
     data: Option<Vec<PathBuf>>,
     models_dir: Option<PathBuf>,
     model: Option<ModelVariant>,
+    title_model: Option<ModelVariant>,
     #[serde(default)]
     search: FileSearchConfig,
     hnsw: Option<HnswParams>,
@@ -124,6 +143,9 @@ impl Config {
             if let Some(model) = parsed.model {
                 config.model = model;
             }
+            if let Some(model) = parsed.title_model {
+                config.title_model = model;
+            }
             if let Some(hnsw) = parsed.hnsw {
                 config.hnsw = hnsw;
             }
@@ -137,6 +159,14 @@ impl Config {
         if let Some(model) = env("OCCUSEARCH_MODEL") {
             config.model = ModelVariant::parse(&model)
                 .ok_or_else(|| Error::Config(format!("OCCUSEARCH_MODEL={model:?} is not {}", ModelVariant::NAMES)))?;
+        }
+        if let Some(model) = env("OCCUSEARCH_TITLE_MODEL") {
+            config.title_model = ModelVariant::parse(&model).ok_or_else(|| {
+                Error::Config(format!(
+                    "OCCUSEARCH_TITLE_MODEL={model:?} is not {}",
+                    ModelVariant::NAMES
+                ))
+            })?;
         }
         if let Some(data) = env("OCCUSEARCH_DATA") {
             config.data = std::env::split_paths(&data).collect();
@@ -227,6 +257,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.search.fusion, Some(Fusion::Learned));
         assert_eq!(config.model, ModelVariant::Int8);
+        assert_eq!(config.title_model, ModelVariant::EscoInt8);
         assert_eq!(config.hnsw.ef_search, 128);
         assert_eq!(config.search.query_cache, 4096);
         let mut too_big = config.clone();

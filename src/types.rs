@@ -131,6 +131,45 @@ impl fmt::Display for Kind {
     }
 }
 
+/// Which model embeds a concept's texts. The ESCO-adapted model ranks job titles better than the
+/// base model (product benchmark, MELO) but loses on what people type as skills and on
+/// cross-lingual material search, so an index may embed each side with its best model: job
+/// titles (occupations, ISCO groups) in one vector space, everything else in the other. Vectors
+/// of two spaces are never compared with each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorSpace {
+    /// Skills, profiles, materials, body-of-knowledge concepts, skill groups; and every kind in an
+    /// index embedded by one model.
+    General,
+    /// Occupations and ISCO groups, in an index that embeds them with a model of their own.
+    Titles,
+}
+
+impl VectorSpace {
+    pub const ALL: [VectorSpace; 2] = [VectorSpace::General, VectorSpace::Titles];
+
+    /// The space of `kind` in an index with a title model.
+    pub fn of(kind: Kind) -> VectorSpace {
+        match kind {
+            Kind::Occupation | Kind::IscoGroup => VectorSpace::Titles,
+            Kind::Skill | Kind::SkillGroup | Kind::Profile | Kind::Concept | Kind::Material => VectorSpace::General,
+        }
+    }
+
+    /// The kinds a space holds in an index with a title model.
+    pub fn kinds(self) -> Vec<Kind> {
+        Kind::ALL.into_iter().filter(|k| VectorSpace::of(*k) == self).collect()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VectorSpace::General => "general",
+            VectorSpace::Titles => "titles",
+        }
+    }
+}
+
 /// The role a label plays. Hidden labels are search-only (often outdated or offensive forms): they
 /// are indexed but never displayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -3,9 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use occusearch::embed::{Embedder, FastEmbedder, ModelPaths, SessionPlan};
+use occusearch::embed::SessionPlan;
 use occusearch::index::OccuIndex;
 use occusearch::search::Searcher;
 
@@ -30,10 +29,12 @@ pub fn open_vector_searcher_with(plan: SessionPlan) -> Searcher {
         index.vectors.is_some(),
         "the benchmark index has no vectors: build it with --embed default or full"
     );
-    let model = FastEmbedder::load_with(&ModelPaths::under(&path_from("OCCUSEARCH_MODELS", "models")), plan)
-        .expect("the model: run scripts/setup first");
-    let model: Arc<dyn Embedder> = Arc::new(model);
-    Searcher::new(index, Ok(model)).expect("opening the searcher")
+    // The models as the binary loads them (OCCUSEARCH_MODELS, OCCUSEARCH_MODEL, OCCUSEARCH_TITLE_MODEL).
+    let config = occusearch::config::Config::load(None, &|key| std::env::var(key).ok()).expect("the configuration");
+    let models = config
+        .load_models(Some(&path_from("OCCUSEARCH_MODELS", "models")), plan)
+        .expect("the models: run scripts/setup first");
+    Searcher::new(index, Ok(models)).expect("opening the searcher")
 }
 
 /// Prints p50/p90/p99/max of latencies in milliseconds over [`QUERIES`].

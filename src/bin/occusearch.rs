@@ -4,14 +4,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use occusearch::config::Config;
-use occusearch::embed::{Embedder, EmbeddingCache, FastEmbedder, SessionPlan};
+use occusearch::embed::{Embedders, EmbeddingCache, SessionPlan};
 use occusearch::eval;
 use occusearch::index::{self, BuildProgress, EmbedScope, OccuIndex};
 use occusearch::ingest::Catalog;
@@ -426,14 +426,15 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     let model = match scope {
         EmbedScope::None => None,
         _ => {
-            let embedder = FastEmbedder::load_with(&config.model_paths(Some(&models)), SessionPlan::per_core())
+            let embedders = config
+                .load_models(Some(&models), SessionPlan::per_core())
                 .context("loading the embedding model (run scripts/setup, or build text-only with --embed none)")?;
             let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
-            Some((embedder, cache))
+            Some((embedders, cache))
         }
     };
-    let vectors = model.as_ref().map(|(embedder, cache)| index::VectorBuild {
-        embedder,
+    let vectors = model.as_ref().map(|(models, cache)| index::VectorBuild {
+        models,
         cache,
         scope,
         hnsw: config.hnsw,
@@ -463,18 +464,26 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
         manifest.text.documents,
         manifest.build_seconds
     )?;
-    match &manifest.vectors {
-        Some(v) => writeln!(
-            out,
-            "vectors: {} ({} concepts, scope {:?}, {}; {} embedded now, the rest from the cache, {:.1} s)",
-            v.vectors,
-            v.concepts,
-            v.scope,
-            if v.graph { "HNSW graph" } else { "exact scan" },
-            v.embedded_now,
-            v.embed_seconds
-        )?,
-        None => writeln!(out, "vectors: none (text only)")?,
+    let spaces = [
+        ("vectors", &manifest.vectors),
+        ("job-title vectors", &manifest.title_vectors),
+    ];
+    for (name, built) in spaces {
+        match built {
+            Some(v) => writeln!(
+                out,
+                "{name}: {} ({} concepts, {}, scope {:?}, {}; {} embedded now, the rest from the cache, {:.1} s)",
+                v.vectors,
+                v.concepts,
+                v.model_id,
+                v.scope,
+                if v.graph { "HNSW graph" } else { "exact scan" },
+                v.embedded_now,
+                v.embed_seconds
+            )?,
+            None if name == "vectors" => writeln!(out, "vectors: none (text only)")?,
+            None => {}
+        }
     }
     writeln!(out, "\nconcepts per kind and language:")?;
     for (kind, per_lang) in &manifest.counts.per_kind_and_lang {
@@ -536,9 +545,8 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
 /// Opens the index with the query model when it has vectors; a missing model degrades to text.
 fn open_searcher(config: &Config, models: Option<PathBuf>, plan: SessionPlan) -> anyhow::Result<Searcher> {
     let opened = OccuIndex::open(&config.index_dir)?;
-    let embedder: Result<Arc<dyn Embedder>, Error> = if opened.manifest.vectors.is_some() {
-        let models = models.unwrap_or_else(|| config.models_dir.clone());
-        FastEmbedder::load_with(&config.model_paths(Some(&models)), plan).map(|e| Arc::new(e) as Arc<dyn Embedder>)
+    let embedder: Result<Embedders, Error> = if opened.manifest.vectors.is_some() {
+        config.load_models(models.as_deref(), plan)
     } else {
         Err(Error::Model("not needed".into()))
     };
@@ -717,12 +725,9 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         (None, None)
     } else {
         let models = args.models.clone().unwrap_or_else(|| config.models_dir.clone());
-        let embedder: Arc<dyn Embedder> = Arc::new(FastEmbedder::load_with(
-            &config.model_paths(Some(&models)),
-            SessionPlan::per_core(),
-        )?);
+        let embedders = config.load_models(Some(&models), SessionPlan::per_core())?;
         let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
-        (Some(embedder), Some(cache))
+        (Some(embedders), Some(cache))
     };
     let bar = Mutex::new(None::<ProgressBar>);
     let progress = |what: &str, done: usize, total: usize| {
@@ -748,7 +753,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         mode,
         weights: config.search.weights,
         fusion,
-        embedder,
+        models: embedder,
         cache: cache.as_ref(),
         progress: &progress,
     };
@@ -937,10 +942,10 @@ fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = config.clone();
     let root = config.index_dir.clone();
-    let model_paths = config.model_paths(args.models.as_deref());
+    let model_dir = args.models.clone();
     // The model is loaded once, with the first generation that has vectors, and kept for the
     // next ones (a generation built with another model refuses to load and the old one stays).
-    let model: std::sync::Mutex<Option<Arc<dyn Embedder>>> = std::sync::Mutex::new(None);
+    let model: std::sync::Mutex<Option<Embedders>> = std::sync::Mutex::new(None);
     let load = move || -> occusearch::Result<occusearch::server::Loaded> {
         let opened = OccuIndex::open(&config.index_dir)?;
         let embedder = if opened.manifest.vectors.is_some() {
@@ -950,7 +955,7 @@ fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             match &*slot {
                 Some(embedder) => Ok(embedder.clone()),
                 None => {
-                    let loaded = FastEmbedder::load_with(&model_paths, plan).map(|e| Arc::new(e) as Arc<dyn Embedder>);
+                    let loaded = config.load_models(model_dir.as_deref(), plan);
                     if let Ok(embedder) = &loaded {
                         *slot = Some(embedder.clone());
                     }
@@ -1089,25 +1094,33 @@ fn run_duplicates(config: &Config, args: DuplicatesArgs) -> anyhow::Result<()> {
 
 fn run_recall(config: &Config, args: RecallArgs) -> anyhow::Result<()> {
     let mut opened = OccuIndex::open(&config.index_dir)?;
-    let Some(store) = &mut opened.vectors else {
+    if opened.vectors.is_none() {
         return Err(Error::InvalidRequest("the index has no vectors (built with --embed none)".into()).into());
-    };
-    if let Some(ef_search) = args.ef_search {
-        store.set_ef_search(ef_search)?;
     }
-    let store = &*store;
-    let started = std::time::Instant::now();
-    let recall = index::vectors::measure_recall(store, args.samples, args.k)?;
-    println!(
-        "recall@{} {:.4} over {} queries, {} vectors, {} (ef_search {}), {:.1} s",
-        args.k,
-        recall,
-        args.samples.min(store.len()),
-        store.len(),
-        if store.has_graph() { "HNSW" } else { "exact scan" },
-        store.ef_search(),
-        started.elapsed().as_secs_f64()
-    );
+    for (name, store) in [
+        ("general", &mut opened.vectors),
+        ("job titles", &mut opened.title_vectors),
+    ] {
+        let Some(store) = store else {
+            continue;
+        };
+        if let Some(ef_search) = args.ef_search {
+            store.set_ef_search(ef_search)?;
+        }
+        let store = &*store;
+        let started = std::time::Instant::now();
+        let recall = index::vectors::measure_recall(store, args.samples, args.k)?;
+        println!(
+            "{name}: recall@{} {:.4} over {} queries, {} vectors, {} (ef_search {}), {:.1} s",
+            args.k,
+            recall,
+            args.samples.min(store.len()),
+            store.len(),
+            if store.has_graph() { "HNSW" } else { "exact scan" },
+            store.ef_search(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
@@ -1118,10 +1131,7 @@ fn run_train(config: &Config, args: TrainArgs) -> anyhow::Result<()> {
         args.data
     };
     let models = args.models.unwrap_or_else(|| config.models_dir.clone());
-    let embedder: Arc<dyn Embedder> = Arc::new(FastEmbedder::load_with(
-        &config.model_paths(Some(&models)),
-        SessionPlan::per_core(),
-    )?);
+    let embedder = config.load_models(Some(&models), SessionPlan::per_core())?;
     let cache = EmbeddingCache::open(&models.join(CACHE_FILE))?;
     let settings = eval::training::TrainingSettings {
         queries: args.queries,

@@ -12,7 +12,7 @@ mod scale;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
@@ -22,6 +22,7 @@ pub use scale::SimilarityScale;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::types::{Kind, VectorSpace};
 
 /// What a text is to the model; decides the E5 prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,9 +75,10 @@ pub trait Embedder: Send + Sync {
 pub enum ModelVariant {
     /// The ESCO-adapted model (LoRA adapter `scripts/models/esco-lora/`, trained on ESCO's own
     /// multilingual labels by `train_adapter.py`, merged by `merge_adapter.py`), int8 weights.
-    /// Better on job titles (MELO, product benchmark: README); its similarities are put on the
-    /// base model's scale ([`SimilarityScale`]). Worse on what people type as skills and on
-    /// cross-lingual material search (three real-model tests), so opt-in.
+    /// Better on job titles (MELO, product benchmark: README), so the default model of the job
+    /// title space ([`Embedders`]); its similarities are put on the base model's scale
+    /// ([`SimilarityScale`]). Worse on what people type as skills and on cross-lingual material
+    /// search, which stay with the base model.
     EscoInt8,
     /// The ESCO-adapted model, float weights.
     Esco,
@@ -314,6 +316,55 @@ impl Embedder for FastEmbedder {
             normalise(vector);
         }
         Ok(vectors)
+    }
+}
+
+/// The models of an index's vector spaces: one for every kind, or a second one for job titles
+/// ([`VectorSpace::Titles`]). Queries are embedded by the model of the space they search.
+#[derive(Clone)]
+pub struct Embedders {
+    general: Arc<dyn Embedder>,
+    titles: Option<Arc<dyn Embedder>>,
+}
+
+impl Embedders {
+    /// One model for every kind.
+    pub fn single(model: Arc<dyn Embedder>) -> Embedders {
+        Embedders {
+            general: model,
+            titles: None,
+        }
+    }
+
+    /// `titles` for occupations and ISCO groups, `general` for the rest.
+    pub fn split(general: Arc<dyn Embedder>, titles: Arc<dyn Embedder>) -> Embedders {
+        Embedders {
+            general,
+            titles: Some(titles),
+        }
+    }
+
+    /// Whether job titles have a model of their own.
+    pub fn is_split(&self) -> bool {
+        self.titles.is_some()
+    }
+
+    /// The same models without the title model: for an index embedded by one model.
+    pub fn without_titles(&self) -> Embedders {
+        Embedders::single(self.general.clone())
+    }
+
+    /// The model of `space` (the general one for both when there is no title model).
+    pub fn of(&self, space: VectorSpace) -> &Arc<dyn Embedder> {
+        match (space, &self.titles) {
+            (VectorSpace::Titles, Some(titles)) => titles,
+            _ => &self.general,
+        }
+    }
+
+    /// The model that embeds texts of concepts of `kind`.
+    pub fn of_kind(&self, kind: Kind) -> &Arc<dyn Embedder> {
+        self.of(VectorSpace::of(kind))
     }
 }
 

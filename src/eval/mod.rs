@@ -16,9 +16,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use std::sync::Arc;
-
-use crate::embed::{Embedder, EmbeddingCache};
+use crate::embed::{Embedders, EmbeddingCache};
 use crate::error::{Error, InputError, Position, Result};
 use crate::index::{self, FieldWeights, OccuIndex};
 use crate::ingest::{Catalog, IngestReport};
@@ -106,7 +104,7 @@ pub struct EvalSettings<'a> {
     pub weights: FieldWeights,
     pub fusion: Fusion,
     /// Needed by the vector and hybrid modes.
-    pub embedder: Option<Arc<dyn Embedder>>,
+    pub models: Option<Embedders>,
     pub cache: Option<&'a EmbeddingCache>,
     pub progress: &'a (dyn Fn(&str, usize, usize) + Sync),
 }
@@ -263,8 +261,8 @@ pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) ->
     let root = scratch.join(if task.name.is_empty() { "task" } else { &task.name });
     let embedder = match mode {
         Mode::Text => None,
-        Mode::Vector | Mode::Hybrid => match (&settings.embedder, settings.cache) {
-            (Some(embedder), Some(cache)) => Some((embedder.clone(), cache)),
+        Mode::Vector | Mode::Hybrid => match (&settings.models, settings.cache) {
+            (Some(models), Some(cache)) => Some((models.clone(), cache)),
             _ => {
                 return Err(Error::Model(format!(
                     "--mode {} needs the embedding model (run scripts/setup)",
@@ -273,8 +271,8 @@ pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) ->
             }
         },
     };
-    let vector_build = embedder.as_ref().map(|(embedder, cache)| index::VectorBuild {
-        embedder: embedder.as_ref(),
+    let vector_build = embedder.as_ref().map(|(models, cache)| index::VectorBuild {
+        models,
         cache,
         scope: index::EmbedScope::Default,
         // Exact cosine: the measure is of ranking, not of the graph's recall (`recall` measures that).
@@ -295,7 +293,7 @@ pub fn run_task(task: &EvalTask, settings: &EvalSettings<'_>, scratch: &Path) ->
     )?;
     let opened = OccuIndex::open(&root)?;
     let searcher = match &embedder {
-        Some((embedder, _)) => Searcher::new(opened, Ok(embedder.clone()))?,
+        Some((models, _)) => Searcher::new(opened, Ok(models.clone()))?,
         None => Searcher::text_only(opened),
     }
     .with_weights(settings.weights)

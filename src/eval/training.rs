@@ -9,14 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::linking::sample;
-use crate::embed::{Embedder, EmbeddingCache};
+use crate::embed::{Embedders, EmbeddingCache};
 use crate::error::{Error, Result};
 use crate::index::{self, EmbedScope, HnswParams, OccuIndex, VectorBuild};
 use crate::ingest::{ingest, IngestOptions};
@@ -104,7 +103,7 @@ fn rank_metrics(ranker: &Ranker, examples: &[Example]) -> (f64, f64) {
 /// the candidates' features. Returns the weights (with `trained` filled) and what was measured.
 pub fn train_ranker(
     data: &[PathBuf],
-    embedder: Arc<dyn Embedder>,
+    models: Embedders,
     cache: &EmbeddingCache,
     settings: TrainingSettings,
     scratch: &Path,
@@ -167,7 +166,7 @@ pub fn train_ranker(
     }
     let root = scratch.join("held-out-index");
     let build = VectorBuild {
-        embedder: embedder.as_ref(),
+        models: &models,
         cache,
         scope: EmbedScope::Default,
         // Exact scan: training should not learn the graph's misses.
@@ -185,7 +184,7 @@ pub fn train_ranker(
         &index::NoProgress,
     )?;
     drop(catalog);
-    let searcher = Searcher::new(OccuIndex::open(&root)?, Ok(embedder))?.with_query_cache(0);
+    let searcher = Searcher::new(OccuIndex::open(&root)?, Ok(models))?.with_query_cache(0);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = held_out.len();
     let examples: Vec<Option<Example>> = held_out

@@ -75,6 +75,10 @@ pub struct Manifest {
     pub text: TextManifest,
     #[serde(default)]
     pub vectors: Option<VectorManifest>,
+    /// The job-title space ([`crate::types::VectorSpace::Titles`]), when a model of its own
+    /// embedded occupations and ISCO groups; `vectors` then holds every other kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_vectors: Option<VectorManifest>,
     pub sources: Vec<SourceFile>,
     pub skipped_records: usize,
     pub dangling_relations: usize,

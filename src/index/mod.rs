@@ -23,17 +23,18 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use crate::embed::{embed_cached, Embedder, EmbeddingCache};
+use crate::embed::{embed_cached, Embedder, Embedders, EmbeddingCache};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Catalog, IngestOptions, IngestReport};
+use crate::types::{Kind, VectorSpace};
 pub use manifest::{Manifest, TextManifest, VectorManifest};
 pub use text::{FieldWeights, TextFilters, TextHit, TextIndex};
 pub use vectors::{EmbedScope, HnswParams, VectorStore};
 
-/// How a build embeds: the model, the cache that makes rebuilds cheap, what to embed, and the
-/// graph's parameters.
+/// How a build embeds: the models (a second one for job titles makes two vector spaces), the
+/// cache that makes rebuilds cheap, what to embed, and the graph's parameters.
 pub struct VectorBuild<'a> {
-    pub embedder: &'a dyn Embedder,
+    pub models: &'a Embedders,
     pub cache: &'a EmbeddingCache,
     pub scope: EmbedScope,
     pub hnsw: HnswParams,
@@ -268,9 +269,12 @@ fn write_generation(
     let documents = writer.finish()?;
     write_catalog(catalog, &dir.join(CATALOG_FILE))?;
     progress.finish_stage();
-    let vectors = match vectors {
-        Some(build) if build.scope != EmbedScope::None => Some(write_vectors(dir, catalog, build, progress)?),
-        _ => None,
+    let (vectors, title_vectors) = match vectors {
+        Some(build) if build.scope != EmbedScope::None => {
+            let (general, titles) = write_vectors(dir, catalog, build, progress)?;
+            (Some(general), titles)
+        }
+        _ => (None, None),
     };
     let manifest = Manifest {
         format_version: manifest::FORMAT_VERSION,
@@ -284,6 +288,7 @@ fn write_generation(
             documents,
         },
         vectors,
+        title_vectors,
         sources: Manifest::sources_from(report),
         skipped_records: report.skipped(),
         dangling_relations: report.dangling_relations,
@@ -292,16 +297,57 @@ fn write_generation(
     Ok(manifest)
 }
 
-/// Embeds what `build.scope` selects (through the cache) and writes the vector store.
+/// Embeds what `build.scope` selects (through the cache) and writes the vector store, or two
+/// stores when job titles have a model of their own: (general, titles).
 fn write_vectors(
     dir: &Path,
     catalog: &Catalog,
     build: &VectorBuild<'_>,
     progress: &dyn BuildProgress,
+) -> Result<(VectorManifest, Option<VectorManifest>)> {
+    let planned = vectors::plan(catalog, build.scope);
+    if !build.models.is_split() {
+        let general = embed_store(
+            dir,
+            vectors::VECTORS_DIR,
+            &planned,
+            build.models.of(VectorSpace::General).as_ref(),
+            build,
+            progress,
+        )?;
+        return Ok((general, None));
+    }
+    let (general, titles) = vectors::split_by_space(planned);
+    let general = embed_store(
+        dir,
+        vectors::VECTORS_DIR,
+        &general,
+        build.models.of(VectorSpace::General).as_ref(),
+        build,
+        progress,
+    )?;
+    let titles = embed_store(
+        dir,
+        vectors::TITLE_VECTORS_DIR,
+        &titles,
+        build.models.of(VectorSpace::Titles).as_ref(),
+        build,
+        progress,
+    )?;
+    Ok((general, Some(titles)))
+}
+
+/// Embeds `planned` with `embedder` (through the cache) and writes it as a store under `dir/name`.
+fn embed_store(
+    dir: &Path,
+    name: &str,
+    planned: &vectors::VectorEntries,
+    embedder: &dyn Embedder,
+    build: &VectorBuild<'_>,
+    progress: &dyn BuildProgress,
 ) -> Result<VectorManifest> {
     let started = Instant::now();
-    let planned = vectors::plan(catalog, build.scope);
-    let model = build.embedder.model_id();
+    let model = embedder.model_id();
     let missing: std::collections::HashSet<(crate::embed::TextKind, std::borrow::Cow<'_, str>)> = planned
         .entries
         .iter()
@@ -316,7 +362,7 @@ fn write_vectors(
             .collect();
         let texts: Vec<&str> = positions.iter().map(|&i| planned.entries[i].text.as_str()).collect();
         let reported = std::sync::atomic::AtomicUsize::new(0);
-        let embedded = embed_cached(build.embedder, build.cache, &texts, kind, &|done| {
+        let embedded = embed_cached(embedder, build.cache, &texts, kind, &|done| {
             // Parallel batches report out of order: count each text once.
             let before = reported.fetch_max(done, std::sync::atomic::Ordering::Relaxed);
             progress.advance(done.saturating_sub(before) as u64);
@@ -328,11 +374,11 @@ fn write_vectors(
     progress.finish_stage();
     let embed_seconds = started.elapsed().as_secs_f64();
     progress.stage("graph", 1);
-    vectors::VectorStore::write(&dir.join(vectors::VECTORS_DIR), &planned, &vectors, build.hnsw)?;
+    vectors::VectorStore::write(&dir.join(name), planned, &vectors, build.hnsw)?;
     progress.finish_stage();
     Ok(VectorManifest {
         model_id: model.to_string(),
-        dimensions: build.embedder.dimensions(),
+        dimensions: embedder.dimensions(),
         vectors: planned.entries.len(),
         concepts: planned.concepts.len(),
         scope: build.scope,
@@ -371,8 +417,11 @@ pub struct OccuIndex {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub text: TextIndex,
-    /// Absent when the index was built without vectors.
+    /// Absent when the index was built without vectors. Every kind's vectors, or all but job
+    /// titles' when the index has a title space.
     pub vectors: Option<VectorStore>,
+    /// Occupations' and ISCO groups' vectors, when a model of their own embedded them.
+    pub title_vectors: Option<VectorStore>,
     /// The shared lock that keeps this generation from being pruned while it is open.
     _lease: std::fs::File,
 }
@@ -393,30 +442,61 @@ impl OccuIndex {
                 ),
             });
         }
-        let vectors = match &manifest.vectors {
-            Some(built) => Some(
-                VectorStore::open(
-                    &dir.join(vectors::VECTORS_DIR),
-                    built.dimensions,
-                    built.vectors,
-                    built.hnsw,
-                )?
-                .with_scale(crate::embed::SimilarityScale::for_model_id(&built.model_id).map_err(
-                    |e| Error::IncompatibleIndex {
-                        path: dir.clone(),
-                        reason: format!("no similarity calibration for its model: {e}"),
-                    },
-                )?),
-            ),
-            None => None,
+        let open_store = |name: &str, built: &VectorManifest| -> Result<VectorStore> {
+            let scale =
+                crate::embed::SimilarityScale::for_model_id(&built.model_id).map_err(|e| Error::IncompatibleIndex {
+                    path: dir.clone(),
+                    reason: format!("no similarity calibration for its model: {e}"),
+                })?;
+            Ok(VectorStore::open(&dir.join(name), built.dimensions, built.vectors, built.hnsw)?.with_scale(scale))
         };
+        let vectors = manifest
+            .vectors
+            .as_ref()
+            .map(|built| open_store(vectors::VECTORS_DIR, built))
+            .transpose()?;
+        let title_vectors = manifest
+            .title_vectors
+            .as_ref()
+            .map(|built| open_store(vectors::TITLE_VECTORS_DIR, built))
+            .transpose()?;
         Ok(OccuIndex {
             dir,
             manifest,
             text,
             vectors,
+            title_vectors,
             _lease: lease,
         })
+    }
+
+    /// The vector stores, each with its space: the general one, then the title one if any.
+    pub fn vector_stores(&self) -> impl Iterator<Item = (VectorSpace, &VectorStore)> {
+        let general = self.vectors.as_ref().map(|s| (VectorSpace::General, s));
+        let titles = self.title_vectors.as_ref().map(|s| (VectorSpace::Titles, s));
+        general.into_iter().chain(titles)
+    }
+
+    /// The space that holds concepts of `kind` in this index.
+    pub fn space_of(&self, kind: Kind) -> VectorSpace {
+        match self.title_vectors {
+            Some(_) => VectorSpace::of(kind),
+            None => VectorSpace::General,
+        }
+    }
+
+    /// The store that holds concepts of `kind`, if the index has vectors.
+    pub fn store_of_kind(&self, kind: Kind) -> Option<&VectorStore> {
+        match self.space_of(kind) {
+            VectorSpace::Titles => self.title_vectors.as_ref(),
+            VectorSpace::General => self.vectors.as_ref(),
+        }
+    }
+
+    /// A concept's vector facts and its store's space, by id.
+    pub fn vector_concept(&self, id: &str) -> Option<(VectorSpace, &vectors::VectorConcept)> {
+        self.vector_stores()
+            .find_map(|(space, store)| store.concept(id).map(|c| (space, c)))
     }
 
     /// Loads the full catalogue (about a second on the full data; only `show` and matching need it).

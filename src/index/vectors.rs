@@ -27,9 +27,11 @@ use serde::{Deserialize, Serialize};
 use crate::embed::{dot, SimilarityScale, TextKind};
 use crate::error::{Error, Result};
 use crate::ingest::Catalog;
-use crate::types::{Concept, Kind, Lang};
+use crate::types::{Concept, Kind, Lang, VectorSpace};
 
 pub const VECTORS_DIR: &str = "vectors";
+/// The job-title space of an index with a title model ([`VectorSpace::Titles`]).
+pub const TITLE_VECTORS_DIR: &str = "vectors-titles";
 const ENTRIES_FILE: &str = "entries.json.gz";
 const VECTORS_FILE: &str = "vectors.f32";
 const GRAPH_BASENAME: &str = "graph";
@@ -189,6 +191,30 @@ pub fn plan(catalog: &Catalog, scope: EmbedScope) -> VectorEntries {
         }
     }
     planned
+}
+
+/// `planned` for two spaces: the general space keeps every text (as an index of one model has
+/// them: matching by meaning, `/similar` and duplicates compare job titles with skills and
+/// profiles by the general model), and the job-title space takes every text of occupations and
+/// ISCO groups ([`VectorSpace::of`]) again, with its own concept positions, in the same order.
+pub fn split_by_space(planned: VectorEntries) -> (VectorEntries, VectorEntries) {
+    let mut titles = VectorEntries::default();
+    let mut moved: Vec<Option<u32>> = Vec::with_capacity(planned.concepts.len());
+    for concept in &planned.concepts {
+        moved.push((VectorSpace::of(concept.kind) == VectorSpace::Titles).then(|| {
+            titles.concepts.push(concept.clone());
+            titles.concepts.len() as u32 - 1
+        }));
+    }
+    for entry in &planned.entries {
+        if let Some(position) = moved[entry.concept as usize] {
+            titles.entries.push(VectorEntry {
+                concept: position,
+                ..entry.clone()
+            });
+        }
+    }
+    (planned, titles)
 }
 
 /// HNSW parameters, checked before hnsw_rs sees them (it ends the process on some bad values).
@@ -737,6 +763,43 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn splitting_by_space_keeps_each_entry_with_its_concept() {
+        let mut planned = entries_for(6);
+        // Two texts for concept 3 (a skill), one more for concept 4 (an occupation).
+        planned.entries.push(VectorEntry {
+            concept: 3,
+            lang: "de".into(),
+            field: EmbeddedField::Preferred,
+            text: "Etikett 3".into(),
+        });
+        planned.entries.push(VectorEntry {
+            concept: 4,
+            lang: "de".into(),
+            field: EmbeddedField::Alternative,
+            text: "Etikett 4".into(),
+        });
+        planned.concepts[5].kind = Kind::IscoGroup;
+        let (general, titles) = split_by_space(planned);
+        let ids = |side: &VectorEntries| side.concepts.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        // The general space keeps everything; the job titles are in their own space again.
+        assert_eq!(ids(&general), ["c0", "c1", "c2", "c3", "c4", "c5"]);
+        assert_eq!(ids(&titles), ["c0", "c2", "c4", "c5"]);
+        for side in [&general, &titles] {
+            for entry in &side.entries {
+                let concept = &side.concepts[entry.concept as usize];
+                // Each text still points to its own concept.
+                assert!(entry.text.ends_with(&concept.id[1..]), "{entry:?} → {concept:?}");
+            }
+        }
+        assert_eq!(general.entries.len(), 8);
+        assert_eq!(titles.entries.len(), 5);
+        assert!(titles
+            .concepts
+            .iter()
+            .all(|c| VectorSpace::of(c.kind) == VectorSpace::Titles));
     }
 
     #[test]

@@ -616,18 +616,13 @@ fn semantic_ranks(
     if joined.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut request = SearchRequest::new(joined);
-    request.kinds = kinds.to_vec();
-    request.limit = SEMANTIC_DEPTH;
-    request.mode = Some(Mode::Vector);
-    let hits = searcher.search(&request)?.hits;
-    Ok(hits
+    // Skills joined into one text are not a job title: the general model, which embeds skills,
+    // compares them with the targets' labels, also where job titles have a model of their own.
+    Ok(searcher
+        .nearest_by_general_model(&joined, kinds, SEMANTIC_DEPTH)?
         .into_iter()
         .enumerate()
-        .map(|(position, hit)| {
-            let similarity = hit.vector.as_ref().map_or(0.0, |v| v.similarity);
-            (ConceptId::new(hit.id), (position + 1, similarity))
-        })
+        .map(|(position, (id, similarity))| (id, (position + 1, similarity)))
         .collect())
 }
 
@@ -635,7 +630,11 @@ fn semantic_ranks(
 /// scan per resolved skill over the skill labels).
 pub fn related_skills(searcher: &Searcher, resolved: &[ResolvedSkill], deadline: Deadline) -> Result<RelatedSkills> {
     let mut related = RelatedSkills::default();
-    let Some(store) = searcher.index.vectors.as_ref().filter(|_| searcher.vectors_available()) else {
+    let Some(store) = searcher
+        .index
+        .store_of_kind(Kind::Skill)
+        .filter(|_| searcher.vectors_available())
+    else {
         return Ok(related);
     };
     // Each skill concept's English preferred label, else its only preferred labels.
@@ -957,7 +956,11 @@ pub fn attach_gap_materials(
 /// with its best similarity, nearest first (an exact scan: materials are few). Empty without
 /// vectors.
 fn materials_near(searcher: &Searcher, vector: &[f32]) -> Vec<(ConceptId, f32)> {
-    let Some(store) = searcher.index.vectors.as_ref().filter(|_| searcher.vectors_available()) else {
+    let Some(store) = searcher
+        .index
+        .store_of_kind(Kind::Material)
+        .filter(|_| searcher.vectors_available())
+    else {
         return Vec::new();
     };
     let among = store.entries_of_kind(Kind::Material);
@@ -1008,9 +1011,13 @@ pub struct MaterialMatch {
 
 /// The stored vector of a concept's best text for matching: its first entry in `lang` (the
 /// preferred label comes first), else in English, else its first entry. `None` without vectors
-/// or when the store holds none of it.
+/// or when the materials' store (the general vector space) holds none of it.
 fn concept_vector(searcher: &Searcher, id: &str, lang: &str) -> Result<Option<Vec<f32>>> {
-    let Some(store) = searcher.index.vectors.as_ref().filter(|_| searcher.vectors_available()) else {
+    let Some(store) = searcher
+        .index
+        .store_of_kind(Kind::Material)
+        .filter(|_| searcher.vectors_available())
+    else {
         return Ok(None);
     };
     let entries = store.entries_of(id);

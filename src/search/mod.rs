@@ -20,11 +20,11 @@ pub use fusion::Fusion;
 pub use show::{find, show, ConceptView, LinkedConcept};
 
 use crate::analyze::{analyze_query, fold, label_prefixes, words as label_words, Analyzer, QueryWord};
-use crate::embed::{Embedder, TextKind};
+use crate::embed::{Embedders, TextKind};
 use crate::error::{Error, Result};
 use crate::index::vectors::{EmbeddedField, EntryFilter, VectorConcept, VectorEntry};
 use crate::index::{FieldWeights, OccuIndex, TextFilters, TextHit, VectorStore};
-use crate::types::{Kind, Lang};
+use crate::types::{ConceptId, Kind, Lang, VectorSpace};
 use query_cache::QueryCache;
 use ranker::Ranker;
 
@@ -223,14 +223,27 @@ pub struct VectorEvidence {
     pub similarity: f32,
 }
 
-/// The vector side: label hits aggregated to their concepts (a concept scores its best label),
-/// best first, `depth` concepts at most; with the concept's position in the store.
+/// One concept the vector side found.
+#[derive(Debug, Clone)]
+struct VectorCandidate {
+    id: String,
+    kind: Kind,
+    /// Its text nearest to the query.
+    evidence: VectorEvidence,
+    /// How many of its texts are among the nearest.
+    labels: usize,
+}
+
+/// The vector side in one store: label hits of `kinds` (every kind of the store when empty)
+/// aggregated to their concepts (a concept scores its best label), best first, `depth` concepts
+/// at most.
 fn vector_candidates(
     store: &VectorStore,
     query: &[f32],
     request: &SearchRequest,
+    kinds: &[Kind],
     depth: usize,
-) -> Result<Vec<(usize, VectorEvidence, usize)>> {
+) -> Result<Vec<VectorCandidate>> {
     // Kinds are answered from the store's per-kind entry lists; the other filters test concepts.
     let filter = |_: &VectorEntry, concept: &VectorConcept| {
         request.source.as_ref().is_none_or(|s| *s == concept.source)
@@ -244,12 +257,7 @@ fn vector_candidates(
     // ranked no better than 4x on the product benchmark (mean MRR 0.606 both; 2x: 0.604).
     let labels_per_concept = store.len().div_ceil(store.entries.concepts.len().max(1));
     let entries = (depth * (2 * labels_per_concept).clamp(2, 4)).max(64);
-    let matches = store.search_kinds(
-        query,
-        entries,
-        &request.kinds,
-        filtered.then_some(&filter as EntryFilter<'_>),
-    )?;
+    let matches = store.search_kinds(query, entries, kinds, filtered.then_some(&filter as EntryFilter<'_>))?;
     // How many of a concept's texts are among the nearest: agreement across its labels and
     // languages is evidence of its own.
     let mut labels: HashMap<u32, usize> = HashMap::new();
@@ -263,16 +271,18 @@ fn vector_candidates(
         .take(depth)
         .map(|m| {
             let entry = &store.entries.entries[m.entry];
-            (
-                entry.concept as usize,
-                VectorEvidence {
+            let concept = &store.entries.concepts[entry.concept as usize];
+            VectorCandidate {
+                id: concept.id.clone(),
+                kind: concept.kind,
+                evidence: VectorEvidence {
                     label: entry.text.clone(),
                     lang: entry.lang.clone(),
                     field: entry.field,
                     similarity: m.similarity,
                 },
-                labels[&entry.concept],
-            )
+                labels: labels[&entry.concept],
+            }
         })
         .collect())
 }
@@ -282,12 +292,14 @@ fn vector_candidates(
 /// says why in every response.
 pub struct Searcher {
     pub index: OccuIndex,
-    embedder: Option<Arc<dyn Embedder>>,
+    /// The query models, one per vector space of the index.
+    models: Option<Embedders>,
     /// Why vector search is unavailable, when it is.
     vector_unavailable: Option<String>,
     pub weights: FieldWeights,
     pub fusion: Fusion,
-    query_cache: QueryCache,
+    /// Recent query vectors, one cache per vector space (their models differ).
+    query_caches: [QueryCache; 2],
 }
 
 /// Query vectors kept in memory by default (1.5 KiB each with 384 dimensions: about 6 MiB).
@@ -310,18 +322,36 @@ pub struct SearchResults {
 }
 
 impl Searcher {
-    /// `embedder` is the loaded query model, or why it could not be loaded. A model other than the
-    /// one the index was built with is refused (the vectors would be meaningless).
-    pub fn new(index: OccuIndex, embedder: Result<Arc<dyn Embedder>>) -> Result<Searcher> {
-        let (embedder, vector_unavailable) = match (&index.manifest.vectors, embedder) {
+    /// `models` are the loaded query models, or why they could not be loaded. A model other than
+    /// the one a vector space was built with is refused (the vectors would be meaningless); an
+    /// index without a title space uses the general model for every kind.
+    pub fn new(index: OccuIndex, models: Result<Embedders>) -> Result<Searcher> {
+        let (models, vector_unavailable) = match (&index.manifest.vectors, models) {
             (None, _) => (
                 None,
                 Some("the index was built without vectors (`--embed none`)".to_string()),
             ),
             (Some(_), Err(error)) => (None, Some(format!("the embedding model is unavailable: {error}"))),
-            (Some(built), Ok(embedder)) => {
-                built.check_model(&index.dir, embedder.model_id(), embedder.dimensions())?;
-                (Some(embedder), None)
+            (Some(built), Ok(models)) => {
+                let general = models.of(VectorSpace::General);
+                built.check_model(&index.dir, general.model_id(), general.dimensions())?;
+                match &index.manifest.title_vectors {
+                    Some(titles) if models.is_split() => {
+                        let model = models.of(VectorSpace::Titles);
+                        titles.check_model(&index.dir, model.model_id(), model.dimensions())?;
+                        (Some(models), None)
+                    }
+                    Some(titles) => {
+                        return Err(Error::IncompatibleIndex {
+                            path: index.dir.clone(),
+                            reason: format!(
+                                "its job titles were embedded with {}, but no title model is loaded",
+                                titles.model_id
+                            ),
+                        })
+                    }
+                    None => (Some(models.without_titles()), None),
+                }
             }
         };
         if let Some(reason) = &vector_unavailable {
@@ -329,11 +359,14 @@ impl Searcher {
         }
         Ok(Searcher {
             index,
-            embedder,
+            models,
             vector_unavailable,
             weights: FieldWeights::default(),
             fusion: Fusion::default(),
-            query_cache: QueryCache::new(DEFAULT_QUERY_CACHE),
+            query_caches: [
+                QueryCache::new(DEFAULT_QUERY_CACHE),
+                QueryCache::new(DEFAULT_QUERY_CACHE),
+            ],
         })
     }
 
@@ -354,39 +387,65 @@ impl Searcher {
 
     /// Keeps up to `entries` query vectors in memory; 0 embeds every query anew.
     pub fn with_query_cache(mut self, entries: usize) -> Searcher {
-        self.query_cache = QueryCache::new(entries);
+        self.query_caches = [QueryCache::new(entries), QueryCache::new(entries)];
         self
     }
 
     pub fn vectors_available(&self) -> bool {
-        self.embedder.is_some()
+        self.models.is_some()
     }
 
     pub fn vector_unavailable(&self) -> Option<&str> {
         self.vector_unavailable.as_deref()
     }
 
-    /// The query model, when loaded.
-    pub fn embedder(&self) -> Option<&dyn Embedder> {
-        self.embedder.as_deref()
+    /// The query models, when loaded.
+    pub fn models(&self) -> Option<&Embedders> {
+        self.models.as_ref()
     }
 
-    /// Embeds `text` as a query (unit length), from the query cache when it was seen lately;
-    /// `None` when vectors are unavailable.
+    /// Embeds `text` as a query for the general space (skills, profiles, materials; every kind
+    /// in an index of one model); see [`Searcher::embed_query_in`].
     pub fn embed_query(&self, text: &str) -> Result<Option<Vec<f32>>> {
-        let Some(embedder) = &self.embedder else {
+        self.embed_query_in(VectorSpace::General, text)
+    }
+
+    /// Embeds `text` as a query (unit length) with the model of `space`, from the query cache
+    /// when it was seen lately; `None` when vectors are unavailable.
+    pub fn embed_query_in(&self, space: VectorSpace, text: &str) -> Result<Option<Vec<f32>>> {
+        let Some(models) = &self.models else {
             return Ok(None);
+        };
+        let (embedder, cache) = match (space, models.is_split()) {
+            (VectorSpace::Titles, true) => (models.of(VectorSpace::Titles), &self.query_caches[1]),
+            _ => (models.of(VectorSpace::General), &self.query_caches[0]),
         };
         // Keyed by what the model sees: `Krankenpfleger` and `krankenpfleger` share an entry.
         let text = crate::embed::model_input(text);
-        if let Some(vector) = self.query_cache.get(&text) {
+        if let Some(vector) = cache.get(&text) {
             return Ok(Some(vector.as_ref().clone()));
         }
         let Some(vector) = embedder.embed(&[&text], TextKind::Query)?.pop() else {
             return Ok(None);
         };
-        self.query_cache.insert(&text, Arc::new(vector.clone()));
+        cache.insert(&text, Arc::new(vector.clone()));
         Ok(Some(vector))
+    }
+
+    /// Concepts of `kinds` (every kind when empty) nearest in meaning to `text` by the general
+    /// model, best first, `depth` at most, with their similarity: what compares skills with
+    /// occupations (matching by meaning) uses the model that embeds skills, also where job
+    /// titles have a model of their own (the general store holds them too).
+    /// Empty without vectors.
+    pub fn nearest_by_general_model(&self, text: &str, kinds: &[Kind], depth: usize) -> Result<Vec<(ConceptId, f32)>> {
+        let (Some(store), Some(query)) = (self.index.vectors.as_ref(), self.embed_query(text)?) else {
+            return Ok(Vec::new());
+        };
+        let request = SearchRequest::new(text);
+        Ok(vector_candidates(store, &query, &request, kinds, depth)?
+            .into_iter()
+            .map(|c| (ConceptId::new(c.id), c.evidence.similarity))
+            .collect())
     }
 
     /// Both retrievers' candidates for a request, before any ranking.
@@ -410,12 +469,45 @@ impl Searcher {
         // The two sides are independent: the text side runs on a scoped thread while the model
         // embeds the query, which is most of a hybrid query's time. Not on rayon: the caller may
         // be a blocking-pool thread, and the model's lock must not park rayon's workers.
-        let vector_side = || match (mode, &self.index.vectors) {
-            (Mode::Text, _) | (_, None) => Ok(Vec::new()),
-            (_, Some(store)) => match self.embed_query(&request.query)? {
-                Some(query) => vector_candidates(store, &query, request, depth),
-                None => Ok(Vec::new()),
-            },
+        let vector_side = || -> Result<Vec<VectorCandidate>> {
+            if mode == Mode::Text {
+                return Ok(Vec::new());
+            }
+            // Each store searched with the query embedded by its own model, for the kinds it
+            // holds; both lists are on the base model's scale ([`SimilarityScale`]), so they merge
+            // by similarity.
+            let mut found: Vec<VectorCandidate> = Vec::new();
+            for (space, store) in self.index.vector_stores() {
+                // Each kind is answered by its own space: the general store also holds the job
+                // titles (for matching by meaning), which are searched in theirs.
+                let asked: &[Kind] = if request.kinds.is_empty() {
+                    &Kind::ALL
+                } else {
+                    &request.kinds
+                };
+                let mut kinds: Vec<Kind> = asked
+                    .iter()
+                    .copied()
+                    .filter(|k| self.index.space_of(*k) == space)
+                    .collect();
+                kinds.sort();
+                kinds.dedup();
+                if kinds.is_empty() {
+                    continue;
+                }
+                // Every kind of a one-model index: no kind filter at all.
+                let kinds = if kinds.len() == Kind::ALL.len() {
+                    Vec::new()
+                } else {
+                    kinds
+                };
+                if let Some(query) = self.embed_query_in(space, &request.query)? {
+                    found.extend(vector_candidates(store, &query, request, &kinds, depth)?);
+                }
+            }
+            found.sort_by(|a, b| b.evidence.similarity.total_cmp(&a.evidence.similarity));
+            found.truncate(depth);
+            Ok(found)
         };
         let text_side = || text_candidates(&self.index, request, &words, &self.weights, depth);
         let (text, vector) = match mode {
@@ -431,14 +523,6 @@ impl Searcher {
             }),
         };
         let (text, vector) = (text?, vector?);
-        let store = self.index.vectors.as_ref();
-        let (vector_ids, vector_kinds): (Vec<String>, Vec<Kind>) = match store {
-            Some(store) => vector
-                .iter()
-                .map(|(c, _, _)| (store.entries.concepts[*c].id.clone(), store.entries.concepts[*c].kind))
-                .unzip(),
-            None => Default::default(),
-        };
         // Which label each text hit matched, on which words: evidence for the learned fusion and
         // the explanation shown with a hit.
         let mut analyzers = HashMap::new();
@@ -451,8 +535,6 @@ impl Searcher {
             text,
             explanations,
             vector,
-            vector_ids,
-            vector_kinds,
         })
     }
 
@@ -499,14 +581,12 @@ impl Searcher {
             mode,
             ref text,
             ref vector,
-            ref vector_ids,
             ..
         } = retrieved;
         let text_list: Vec<(String, f64)> = text.iter().map(|h| (h.id.clone(), f64::from(h.score))).collect();
-        let vector_list: Vec<(String, f64)> = vector_ids
+        let vector_list: Vec<(String, f64)> = vector
             .iter()
-            .zip(vector)
-            .map(|(id, (_, e, _))| (id.clone(), f64::from(e.similarity)))
+            .map(|c| (c.id.clone(), f64::from(c.evidence.similarity)))
             .collect();
         let fused = match (mode, self.fusion) {
             (Mode::Text, _) => fusion::ranked(&text_list, true),
@@ -519,15 +599,11 @@ impl Searcher {
             ),
             (Mode::Hybrid, other) => fusion::fuse(&text_list, &vector_list, other),
         };
-        let store = self.index.vectors.as_ref();
         let candidates = fused.len();
         let candidate_ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
         let text_by_id: HashMap<&str, usize> = text.iter().enumerate().map(|(i, h)| (h.id.as_str(), i)).collect();
-        let vector_by_id: HashMap<&str, &(usize, VectorEvidence, usize)> = vector_ids
-            .iter()
-            .zip(vector)
-            .map(|(id, found)| (id.as_str(), found))
-            .collect();
+        let vector_by_id: HashMap<&str, &VectorEvidence> =
+            vector.iter().map(|c| (c.id.as_str(), &c.evidence)).collect();
         // The query's trigrams, once: each shown hit compares its matched labels with them.
         let query_grams = ranker::trigrams(&normalised(&request.query));
         let hits = fused
@@ -538,7 +614,7 @@ impl Searcher {
                 let text_position = text_by_id.get(f.id.as_str()).copied();
                 let text_hit = text_position.map(|i| &text[i]);
                 let vector_hit = vector_by_id.get(f.id.as_str()).copied();
-                let concept = store.and_then(|s| s.concept(&f.id));
+                let concept = self.index.vector_concept(&f.id).map(|(_, c)| c);
                 let (matched_label, matched_terms) = text_position
                     .map(|i| retrieved.explanations[i].clone())
                     .unwrap_or_default();
@@ -548,7 +624,7 @@ impl Searcher {
                 // prefix), with its language.
                 let closeness = |label: &str| ranker::trigram_dice(&query_grams, &ranker::trigrams(&normalised(label)));
                 let from_text = matched_label.clone().zip(text_hit.map(|h| h.lang.clone()));
-                let from_vector = vector_hit.map(|(_, e, _)| (e.label.clone(), e.lang.clone()));
+                let from_vector = vector_hit.map(|e| (e.label.clone(), e.lang.clone()));
                 let (matched_label, matched_lang) = match (from_text, from_vector) {
                     (Some(t), Some(v)) if closeness(&v.0) > closeness(&t.0) => (Some(v.0), Some(v.1)),
                     (Some(t), _) => (Some(t.0), Some(t.1)),
@@ -590,7 +666,7 @@ impl Searcher {
                     text_rank: f.text_rank,
                     text_score: text_hit.map(|h| h.score),
                     vector_rank: f.vector_rank,
-                    vector: vector_hit.map(|(_, e, _)| e.clone()),
+                    vector: vector_hit.cloned(),
                 })
             })
             .collect();
@@ -613,10 +689,8 @@ struct Retrieved {
     text: Vec<TextHit>,
     /// Per text hit: the label that matched most query words, and those words.
     explanations: Vec<(Option<String>, Vec<String>)>,
-    /// Concept position in the vector store, best evidence, texts of the concept among the nearest.
-    vector: Vec<(usize, VectorEvidence, usize)>,
-    vector_ids: Vec<String>,
-    vector_kinds: Vec<Kind>,
+    /// The vector side's concepts, best first (both spaces merged).
+    vector: Vec<VectorCandidate>,
 }
 
 /// A text folded and re-joined word by word: `Krankenpfleger` and `krankenpfleger ` agree.
@@ -638,9 +712,9 @@ impl Retrieved {
         for hit in &self.text {
             dice.insert(hit.id.as_str(), best_dice(&mut hit.labels.iter().map(String::as_str)));
         }
-        for (id, (_, evidence, _)) in self.vector_ids.iter().zip(&self.vector) {
-            let value = best_dice(&mut std::iter::once(evidence.label.as_str()));
-            let entry = dice.entry(id.as_str()).or_insert(0.0);
+        for candidate in &self.vector {
+            let value = best_dice(&mut std::iter::once(candidate.evidence.label.as_str()));
+            let entry = dice.entry(candidate.id.as_str()).or_insert(0.0);
             *entry = entry.max(value);
         }
         let query_words = self.words.len().max(1) as f64;
@@ -657,34 +731,29 @@ impl Retrieved {
             );
         }
         let mut vector_evidence: HashMap<&str, ranker::VectorSide> = HashMap::new();
-        for (position, (id, (_, evidence, labels))) in self.vector_ids.iter().zip(&self.vector).enumerate() {
+        for (position, candidate) in self.vector.iter().enumerate() {
             vector_evidence.insert(
-                id.as_str(),
+                candidate.id.as_str(),
                 ranker::VectorSide {
                     rank: position + 1,
-                    similarity: f64::from(evidence.similarity),
-                    labels: *labels,
+                    similarity: f64::from(candidate.evidence.similarity),
+                    labels: candidate.labels,
                 },
             );
         }
         let list = (!self.vector.is_empty()).then(|| ranker::VectorListFacts {
-            best: f64::from(self.vector[0].1.similarity),
+            best: f64::from(self.vector[0].evidence.similarity),
             floor: self
                 .vector
                 .iter()
-                .map(|(_, e, _)| f64::from(e.similarity))
+                .map(|c| f64::from(c.evidence.similarity))
                 .fold(f64::INFINITY, f64::min),
             length: self.vector.len(),
         });
-        let mut kinds: HashMap<&str, Kind> = self
-            .vector_ids
-            .iter()
-            .map(String::as_str)
-            .zip(self.vector_kinds.iter().copied())
-            .collect();
+        let mut kinds: HashMap<&str, Kind> = self.vector.iter().map(|c| (c.id.as_str(), c.kind)).collect();
         kinds.extend(self.text.iter().filter_map(|h| h.kind.map(|k| (h.id.as_str(), k))));
         let mut ids: Vec<&str> = self.text.iter().map(|h| h.id.as_str()).collect();
-        ids.extend(self.vector_ids.iter().map(String::as_str));
+        ids.extend(self.vector.iter().map(|c| c.id.as_str()));
         let mut seen = HashSet::new();
         ids.retain(|id| seen.insert(*id));
         ids.into_iter()

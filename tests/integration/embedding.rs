@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use occusearch::embed::{dot, Embedder, EmbeddingCache, FastEmbedder, ModelPaths, SessionPlan, TextKind};
+use occusearch::embed::{dot, Embedder, Embedders, EmbeddingCache, FastEmbedder, ModelPaths, SessionPlan, TextKind};
 use occusearch::eval::{run_task, EvalSettings, EvalTask, Mode};
 
 pub fn model() -> &'static FastEmbedder {
@@ -17,6 +17,22 @@ pub fn model() -> &'static FastEmbedder {
             panic!("{e}\nthe real-model tests need the model: run scripts/setup (or scripts/models/setup.sh models)")
         })
     })
+}
+
+/// The default model of job titles (occupations, ISCO groups): the ESCO-adapted one.
+pub fn title_model() -> &'static FastEmbedder {
+    static MODEL: OnceLock<FastEmbedder> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let variant = occusearch::config::Config::default().title_model;
+        FastEmbedder::load_with(&ModelPaths::variant_under(&models, variant), SessionPlan::per_core())
+            .unwrap_or_else(|e| panic!("{e}\nthe real-model tests need the models: run scripts/setup"))
+    })
+}
+
+/// The default models as the binary loads them: the base model, and the adapted one for job titles.
+pub fn models() -> Embedders {
+    Embedders::split(std::sync::Arc::new(SharedModel), std::sync::Arc::new(SharedTitleModel))
 }
 
 #[test]
@@ -134,15 +150,16 @@ fn hybrid_beats_text_on_german_queries_against_english_labels() {
         mode,
         weights: Default::default(),
         fusion: Default::default(),
-        embedder: Some(std::sync::Arc::new(SharedModel) as std::sync::Arc<dyn Embedder>),
+        models: Some(models()),
         cache: Some(&cache),
         progress: &|_, _, _| {},
     };
     let text = run_task(&task, &settings(Mode::Text), dir.path()).unwrap().metrics;
     let hybrid = run_task(&task, &settings(Mode::Hybrid), dir.path()).unwrap().metrics;
-    // The corpus is embedded through the cache (once, by the first build); queries go to the
-    // model through the searcher, as in `serve`.
-    assert_eq!(cache.len(), 150, "every corpus label embedded once");
+    // The corpus is embedded through the cache (once per model, by the first build: job titles
+    // are in the general space and in their own); queries go to the model through the
+    // searcher, as in `serve`.
+    assert_eq!(cache.len(), 2 * 150, "every corpus label embedded once per model");
     assert!(hybrid.mrr > 0.6, "hybrid {hybrid:?}");
     assert!(hybrid.mrr > text.mrr + 0.2, "hybrid {hybrid:?} vs text {text:?}");
 }
@@ -165,8 +182,9 @@ pub fn real_model_index(
     }
     let dir = tempfile::tempdir().unwrap();
     let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
+    let models = models();
     let build = VectorBuild {
-        embedder: model(),
+        models: &models,
         cache: &cache,
         scope: EmbedScope::Default,
         hnsw: HnswParams::default(),
@@ -181,8 +199,7 @@ pub fn real_model_index(
         &index::NoProgress,
     )
     .unwrap();
-    let embedder: std::sync::Arc<dyn Embedder> = std::sync::Arc::new(SharedModel);
-    let searcher = occusearch::search::Searcher::new(OccuIndex::open(&root).unwrap(), Ok(embedder)).unwrap();
+    let searcher = occusearch::search::Searcher::new(OccuIndex::open(&root).unwrap(), Ok(models)).unwrap();
     (dir, searcher)
 }
 
@@ -198,5 +215,20 @@ impl Embedder for SharedModel {
     }
     fn embed(&self, texts: &[&str], kind: TextKind) -> occusearch::Result<Vec<Vec<f32>>> {
         model().embed(texts, kind)
+    }
+}
+
+/// The shared title model behind an `Arc<dyn Embedder>`.
+pub struct SharedTitleModel;
+
+impl Embedder for SharedTitleModel {
+    fn model_id(&self) -> &str {
+        title_model().model_id()
+    }
+    fn dimensions(&self) -> usize {
+        title_model().dimensions()
+    }
+    fn embed(&self, texts: &[&str], kind: TextKind) -> occusearch::Result<Vec<Vec<f32>>> {
+        title_model().embed(texts, kind)
     }
 }

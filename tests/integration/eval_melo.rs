@@ -14,7 +14,7 @@ fn text_mode_on_italian_beats_the_published_lexical_baselines_and_is_determinist
         mode: Mode::Text,
         weights: FieldWeights::default(),
         fusion: Default::default(),
-        embedder: None,
+        models: None,
         cache: None,
         progress: &|_, _, _| {},
     };

@@ -10,7 +10,6 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use occusearch::embed::Embedder;
 use occusearch::index::OccuIndex;
 use occusearch::search::Searcher;
 use occusearch::server::{router, AppState, Loaded, ServerOptions};
@@ -34,9 +33,8 @@ fn vector_state() -> Arc<AppState> {
     static STATE: OnceLock<Arc<AppState>> = OnceLock::new();
     STATE
         .get_or_init(|| {
-            let embedder: Arc<dyn Embedder> = Arc::new(crate::embedding::SharedModel);
             let index = OccuIndex::open(crate::vector_search::root()).unwrap();
-            let searcher = Searcher::new(index, Ok(embedder)).unwrap();
+            let searcher = Searcher::new(index, Ok(crate::embedding::models())).unwrap();
             Arc::new(AppState::with(Loaded::new(searcher).unwrap()))
         })
         .clone()

@@ -4,15 +4,15 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use occusearch::embed::{Embedder, EmbeddingCache, TextKind};
+use occusearch::embed::{Embedder, Embedders, EmbeddingCache, TextKind};
 use occusearch::index::{self, vectors, EmbedScope, HnswParams, OccuIndex, VectorBuild};
 use occusearch::ingest::IngestOptions;
 use occusearch::search::{Mode, SearchRequest, Searcher};
-use occusearch::types::{Kind, Lang};
+use occusearch::types::{Kind, Lang, VectorSpace};
 use occusearch::Error;
 
 use crate::common::data_files;
-use crate::embedding::model;
+use crate::embedding::models;
 
 struct Built {
     _dir: tempfile::TempDir,
@@ -31,8 +31,9 @@ pub fn root() -> &'static PathBuf {
             ]);
             let dir = tempfile::tempdir().unwrap();
             let cache = EmbeddingCache::open(&dir.path().join("cache.bin")).unwrap();
+            let models = models();
             let build = VectorBuild {
-                embedder: model(),
+                models: &models,
                 cache: &cache,
                 scope: EmbedScope::Default,
                 // Low enough that this corpus gets a graph, as the full index does.
@@ -57,10 +58,7 @@ pub fn root() -> &'static PathBuf {
 
 pub fn searcher() -> &'static Searcher {
     static SEARCHER: OnceLock<Searcher> = OnceLock::new();
-    SEARCHER.get_or_init(|| {
-        let embedder: Arc<dyn Embedder> = Arc::new(crate::embedding::SharedModel);
-        Searcher::new(OccuIndex::open(root()).unwrap(), Ok(embedder)).unwrap()
-    })
+    SEARCHER.get_or_init(|| Searcher::new(OccuIndex::open(root()).unwrap(), Ok(models())).unwrap())
 }
 
 fn request(query: &str, mode: Mode) -> SearchRequest {
@@ -70,17 +68,34 @@ fn request(query: &str, mode: Mode) -> SearchRequest {
 }
 
 #[test]
-fn the_manifest_records_the_model_and_the_graph_meets_recall() {
+fn the_manifest_records_both_models_and_the_graph_meets_recall() {
     let opened = OccuIndex::open(root()).unwrap();
-    let built = opened.manifest.vectors.as_ref().expect("vectors in the manifest");
-    assert_eq!(built.model_id, model().model_id());
-    assert_eq!(built.dimensions, 384);
-    assert!(built.graph);
-    let store = opened.vectors.as_ref().unwrap();
-    assert_eq!(store.len(), built.vectors);
-    // English preferred labels of 3,045 occupations plus profiles and materials.
-    assert!(store.len() > 3045, "{}", store.len());
-    let recall = vectors::measure_recall(store, 500, 10).unwrap();
+    let models = models();
+    // Job titles in their own space, embedded by the title model; the rest by the base model.
+    let general = opened.manifest.vectors.as_ref().expect("vectors in the manifest");
+    let titles = opened
+        .manifest
+        .title_vectors
+        .as_ref()
+        .expect("job-title vectors in the manifest");
+    assert_eq!(general.model_id, models.of(VectorSpace::General).model_id());
+    assert_eq!(titles.model_id, models.of(VectorSpace::Titles).model_id());
+    assert_ne!(general.model_id, titles.model_id);
+    assert_eq!((general.dimensions, titles.dimensions), (384, 384));
+    let general_store = opened.vectors.as_ref().unwrap();
+    let title_store = opened.title_vectors.as_ref().unwrap();
+    assert_eq!(general_store.len(), general.vectors);
+    assert_eq!(title_store.len(), titles.vectors);
+    // The general store holds every text (matching by meaning compares occupations with skills
+    // by the general model); the title store the occupations' texts again.
+    assert_eq!(general_store.entries_of_kind(Kind::Occupation).len(), title_store.len());
+    assert!(!general_store.entries_of_kind(Kind::Profile).is_empty());
+    assert!(!general_store.entries_of_kind(Kind::Material).is_empty());
+    assert_eq!(title_store.entries_of_kind(Kind::Occupation).len(), title_store.len());
+    // English preferred labels of 3,045 occupations plus their German labels.
+    assert!(title_store.len() > 3045, "{}", title_store.len());
+    assert!(titles.graph);
+    let recall = vectors::measure_recall(title_store, 500, 10).unwrap();
     assert!(recall >= 0.98, "recall@10 {recall}");
 }
 
@@ -191,9 +206,26 @@ fn an_index_built_with_another_model_refuses_the_query_model() {
             Ok(texts.iter().map(|_| vec![0.0; 384]).collect())
         }
     }
-    let error = Searcher::new(OccuIndex::open(root()).unwrap(), Ok(Arc::new(Other)))
+    let other = Searcher::new(OccuIndex::open(root()).unwrap(), Ok(Embedders::single(Arc::new(Other))))
         .err()
         .expect("must refuse");
-    assert!(matches!(error, Error::IncompatibleIndex { .. }), "{error}");
-    assert!(error.to_string().contains("someone/else"), "{error}");
+    assert!(matches!(other, Error::IncompatibleIndex { .. }), "{other}");
+    assert!(other.to_string().contains("someone/else"), "{other}");
+    // The right general model without the title model the job titles were embedded with.
+    let general = Arc::new(crate::embedding::SharedModel);
+    let without_titles = Searcher::new(OccuIndex::open(root()).unwrap(), Ok(Embedders::single(general.clone())))
+        .err()
+        .expect("must refuse");
+    assert!(
+        without_titles.to_string().contains("no title model"),
+        "{without_titles}"
+    );
+    // Or another title model.
+    let wrong_titles = Searcher::new(
+        OccuIndex::open(root()).unwrap(),
+        Ok(Embedders::split(general, Arc::new(Other))),
+    )
+    .err()
+    .expect("must refuse");
+    assert!(wrong_titles.to_string().contains("someone/else"), "{wrong_titles}");
 }
