@@ -147,25 +147,11 @@ pub enum VectorSpace {
 }
 
 impl VectorSpace {
-    pub const ALL: [VectorSpace; 2] = [VectorSpace::General, VectorSpace::Titles];
-
     /// The space of `kind` in an index with a title model.
     pub fn of(kind: Kind) -> VectorSpace {
         match kind {
             Kind::Occupation | Kind::IscoGroup => VectorSpace::Titles,
             Kind::Skill | Kind::SkillGroup | Kind::Profile | Kind::Concept | Kind::Material => VectorSpace::General,
-        }
-    }
-
-    /// The kinds a space holds in an index with a title model.
-    pub fn kinds(self) -> Vec<Kind> {
-        Kind::ALL.into_iter().filter(|k| VectorSpace::of(*k) == self).collect()
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VectorSpace::General => "general",
-            VectorSpace::Titles => "titles",
         }
     }
 }

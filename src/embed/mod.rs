@@ -22,7 +22,7 @@ pub use scale::SimilarityScale;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::types::{Kind, VectorSpace};
+use crate::types::VectorSpace;
 
 /// What a text is to the model; decides the E5 prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -360,11 +360,6 @@ impl Embedders {
             (VectorSpace::Titles, Some(titles)) => titles,
             _ => &self.general,
         }
-    }
-
-    /// The model that embeds texts of concepts of `kind`.
-    pub fn of_kind(&self, kind: Kind) -> &Arc<dyn Embedder> {
-        self.of(VectorSpace::of(kind))
     }
 }
 

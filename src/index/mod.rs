@@ -306,30 +306,21 @@ fn write_vectors(
     progress: &dyn BuildProgress,
 ) -> Result<(VectorManifest, Option<VectorManifest>)> {
     let planned = vectors::plan(catalog, build.scope);
-    if !build.models.is_split() {
-        let general = embed_store(
-            dir,
-            vectors::VECTORS_DIR,
-            &planned,
-            build.models.of(VectorSpace::General).as_ref(),
-            build,
-            progress,
-        )?;
-        return Ok((general, None));
-    }
-    let (general, titles) = vectors::split_by_space(planned);
     let general = embed_store(
         dir,
         vectors::VECTORS_DIR,
-        &general,
+        &planned,
         build.models.of(VectorSpace::General).as_ref(),
         build,
         progress,
     )?;
+    if !build.models.is_split() {
+        return Ok((general, None));
+    }
     let titles = embed_store(
         dir,
         vectors::TITLE_VECTORS_DIR,
-        &titles,
+        &vectors::title_space(&planned),
         build.models.of(VectorSpace::Titles).as_ref(),
         build,
         progress,

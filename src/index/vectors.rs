@@ -193,11 +193,12 @@ pub fn plan(catalog: &Catalog, scope: EmbedScope) -> VectorEntries {
     planned
 }
 
-/// `planned` for two spaces: the general space keeps every text (as an index of one model has
-/// them: matching by meaning, `/similar` and duplicates compare job titles with skills and
-/// profiles by the general model), and the job-title space takes every text of occupations and
-/// ISCO groups ([`VectorSpace::of`]) again, with its own concept positions, in the same order.
-pub fn split_by_space(planned: VectorEntries) -> (VectorEntries, VectorEntries) {
+/// The job-title space of `planned`: every text of occupations and ISCO groups
+/// ([`VectorSpace::of`]), with its own concept positions, in the same order. An index with a
+/// title model embeds these again beside the whole plan, which the general space keeps (matching
+/// by meaning, `/similar` and duplicates compare job titles with skills and profiles by the
+/// general model).
+pub fn title_space(planned: &VectorEntries) -> VectorEntries {
     let mut titles = VectorEntries::default();
     let mut moved: Vec<Option<u32>> = Vec::with_capacity(planned.concepts.len());
     for concept in &planned.concepts {
@@ -214,7 +215,7 @@ pub fn split_by_space(planned: VectorEntries) -> (VectorEntries, VectorEntries) 
             });
         }
     }
-    (planned, titles)
+    titles
 }
 
 /// HNSW parameters, checked before hnsw_rs sees them (it ends the process on some bad values).
@@ -766,7 +767,7 @@ mod tests {
     }
 
     #[test]
-    fn splitting_by_space_keeps_each_entry_with_its_concept() {
+    fn the_title_space_keeps_each_entry_with_its_concept() {
         let mut planned = entries_for(6);
         // Two texts for concept 3 (a skill), one more for concept 4 (an occupation).
         planned.entries.push(VectorEntry {
@@ -782,7 +783,8 @@ mod tests {
             text: "Etikett 4".into(),
         });
         planned.concepts[5].kind = Kind::IscoGroup;
-        let (general, titles) = split_by_space(planned);
+        let titles = title_space(&planned);
+        let general = planned;
         let ids = |side: &VectorEntries| side.concepts.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
         // The general space keeps everything; the job titles are in their own space again.
         assert_eq!(ids(&general), ["c0", "c1", "c2", "c3", "c4", "c5"]);
