@@ -14,7 +14,7 @@ use std::time::Instant;
 use criterion::{criterion_group, Criterion};
 
 use occusearch::index::vectors::{VectorConcept, VectorEntry};
-use occusearch::search::{Mode, SearchRequest, Searcher};
+use occusearch::search::{Mode, SearchRequest, Searcher, StageTimes};
 use occusearch::types::{Kind, Lang};
 
 fn open_searcher() -> Searcher {
@@ -29,17 +29,41 @@ fn request(query: &str, lang: Option<&str>, mode: Mode) -> SearchRequest {
     request
 }
 
-fn percentiles(searcher: &Searcher, mode: Mode) {
+/// Latency percentiles of `mode` over [`common::QUERIES`] × 20 (`kinds` asked, every kind when
+/// empty), and the mean time of each stage of a search ([`StageTimes`]).
+fn percentiles(searcher: &Searcher, mode: Mode, kinds: &[Kind]) {
     let mut samples = Vec::new();
+    let mut stages: Vec<StageTimes> = Vec::new();
     for _ in 0..20 {
         for (query, lang) in common::QUERIES {
+            let mut asked = request(query, *lang, mode);
+            asked.kinds = kinds.to_vec();
             let started = Instant::now();
-            let results = searcher.search(&request(query, *lang, mode)).expect("search");
+            let results = searcher.search(&asked).expect("search");
             samples.push(started.elapsed().as_secs_f64() * 1e3);
+            stages.push(results.timings);
             assert!(!results.hits.is_empty(), "{query}: no hit");
         }
     }
-    common::print_percentiles(&format!("{} query", mode.as_str()), &mut samples);
+    let what = match kinds {
+        [] => format!("{} query", mode.as_str()),
+        kinds => format!("{} query, kinds {kinds:?},", mode.as_str()),
+    };
+    common::print_percentiles(&what, &mut samples);
+    let mean = |stage: fn(&StageTimes) -> std::time::Duration| {
+        stages.iter().map(|t| stage(t).as_secs_f64() * 1e3).sum::<f64>() / stages.len() as f64
+    };
+    println!(
+        "  mean per stage: text {:.2} ms (beside the vector side), embed {:.2} ms, vector {:.2} ms, \
+         explain {:.2} ms, fusion {:.2} ms, hits {:.2} ms; total {:.2} ms",
+        mean(|t| t.text),
+        mean(|t| t.embed),
+        mean(|t| t.vector),
+        mean(|t| t.explain),
+        mean(|t| t.fusion),
+        mean(|t| t.hits),
+        mean(|t| t.total),
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -84,9 +108,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| searcher.search(&request("remote sensing image analysis", None, Mode::Hybrid)))
     });
     group.finish();
-    percentiles(&searcher, Mode::Hybrid);
-    percentiles(&searcher, Mode::Vector);
-    percentiles(&searcher, Mode::Text);
+    percentiles(&searcher, Mode::Hybrid, &[]);
+    percentiles(&searcher, Mode::Hybrid, &job_kinds);
+    percentiles(&searcher, Mode::Vector, &[]);
+    percentiles(&searcher, Mode::Text, &[]);
 }
 
 criterion_group!(benches, bench);

@@ -182,6 +182,18 @@ pub fn label_prefixes(text: &str) -> Vec<String> {
     prefixes
 }
 
+/// Whether `prefix` is among [`label_prefixes`] of a label with this folded word, without
+/// building them: the whole word when it is shorter than [`MIN_PREFIX`] characters, else a prefix
+/// of [`MIN_PREFIX`]..=[`MAX_PREFIX`] characters of it.
+pub fn has_label_prefix(folded_word: &str, prefix: &str) -> bool {
+    let word_chars = folded_word.chars().count();
+    if word_chars < MIN_PREFIX {
+        return folded_word == prefix;
+    }
+    let prefix_chars = prefix.chars().count();
+    (MIN_PREFIX..=MAX_PREFIX.min(word_chars)).contains(&prefix_chars) && folded_word.starts_with(prefix)
+}
+
 /// The trigrams of one folded word padded with one space each side: `lastbil` → ` la`, `las`,
 /// `ast`, `stb`, `tbi`, `bil`, `il `. The one definition of a trigram: the index's `grams` field,
 /// the query's trigram clause and the fusion's trigram Dice all use it.
@@ -265,6 +277,55 @@ pub fn analyze_query(text: &str, lang: Option<&Lang>) -> Vec<QueryWord> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_prefix_is_found_in_a_word_exactly_when_label_prefixes_lists_it() {
+        let labels = [
+            "Krankenpfleger",
+            "IT-Fachkraft für Datenbanken",
+            "ouvrière d'usine",
+            "Ärztin",
+            "a bc",
+        ];
+        let candidates = [
+            "kran",
+            "krankenpfleger",
+            "krankenpflegerin",
+            "kra",
+            "it",
+            "fach",
+            "fachkraft",
+            "datenbanken",
+            "ouvr",
+            "ouvriere",
+            "usin",
+            "usine",
+            "d",
+            "arzt",
+            "arztin",
+            "a",
+            "bc",
+            "abc",
+            "krankenpflegerkrankenpfle",
+        ];
+        for label in labels {
+            let listed = label_prefixes(label);
+            let folded: Vec<String> = words(label).map(fold).collect();
+            for prefix in candidates {
+                let found = folded.iter().any(|word| has_label_prefix(word, prefix));
+                assert_eq!(found, listed.iter().any(|p| p == prefix), "{label:?} / {prefix:?}");
+            }
+        }
+        // Longer than MAX_PREFIX: not listed, not found.
+        assert!(!has_label_prefix(
+            "abcdefghijklmnopqrstuvwxyz",
+            "abcdefghijklmnopqrstuvwxy"
+        ));
+        assert!(has_label_prefix(
+            "abcdefghijklmnopqrstuvwxyz",
+            "abcdefghijklmnopqrstuvwx"
+        ));
+    }
     use super::*;
     use proptest::prelude::*;
 

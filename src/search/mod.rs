@@ -13,13 +13,14 @@ pub mod suggest;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 pub use fusion::Fusion;
 pub use show::{find, show, ConceptView, LinkedConcept};
 
-use crate::analyze::{analyze_query, fold, label_prefixes, words as label_words, Analyzer, QueryWord};
+use crate::analyze::{analyze_query, fold, has_label_prefix, words as label_words, Analyzer, QueryWord};
 use crate::embed::{Embedders, TextKind};
 use crate::error::{Error, Result};
 use crate::index::vectors::{EmbeddedField, EntryFilter, VectorConcept, VectorEntry};
@@ -142,45 +143,104 @@ pub struct Hit {
     pub vector: Option<VectorEvidence>,
 }
 
-/// The label of a document that shares most query words, with those words.
-fn explain(hit: &TextHit, words: &[QueryWord]) -> (Option<String>, Vec<String>) {
-    explain_with(&mut HashMap::new(), hit, words)
+/// What the text side found in one candidate: the label that shares most query words (first
+/// of equals), those words, and the best trigram closeness of any of its labels to the query.
+#[derive(Debug, Clone, Default)]
+struct Explanation {
+    label: Option<String>,
+    matched: Vec<String>,
+    /// Best [`ranker::trigram_dice`] of the query with one of the candidate's labels.
+    trigram_dice: f64,
 }
 
-/// [`explain`] with analyzers kept per language across the hits of one query.
-fn explain_with(
-    analyzers: &mut HashMap<String, Analyzer>,
-    hit: &TextHit,
-    words: &[QueryWord],
-) -> (Option<String>, Vec<String>) {
-    let Some(lang) = Lang::parse(&hit.lang) else {
-        return (None, Vec::new());
-    };
-    let analyzer = analyzers
-        .entry(hit.lang.clone())
-        .or_insert_with(|| Analyzer::for_lang(&lang));
-    let mut best: Option<(usize, &String, Vec<String>)> = None;
-    for label in &hit.labels {
-        let stems = analyzer.stems(label);
-        let prefixes = label_prefixes(label);
-        let matched: Vec<String> = words
-            .iter()
-            .filter(|w| {
-                w.stems.iter().any(|s| stems.contains(s)) || w.prefix.as_ref().is_some_and(|p| prefixes.contains(p))
-            })
-            .map(|w| w.word.clone())
-            .collect();
-        let better = match &best {
-            None => !matched.is_empty(),
-            Some((count, _, _)) => matched.len() > *count,
-        };
-        if better {
-            best = Some((matched.len(), label, matched));
+/// Compares candidates' labels with one query. Each label is split and folded once, for the
+/// matched words (stems and prefixes) and the trigram closeness together; stems are kept per
+/// language and word for the query's whole candidate list, whose labels repeat the same words
+/// (a hundred candidates hold about a thousand labels).
+struct LabelMatcher<'q> {
+    words: &'q [QueryWord],
+    query_grams: Vec<[char; 3]>,
+    /// Per language: its analyzer and the stems of the words it has seen.
+    stemmed: HashMap<String, (Analyzer, HashMap<String, String>)>,
+}
+
+impl<'q> LabelMatcher<'q> {
+    fn new(query: &str, words: &'q [QueryWord]) -> LabelMatcher<'q> {
+        LabelMatcher {
+            words,
+            query_grams: ranker::trigrams(&normalised(query)),
+            stemmed: HashMap::new(),
         }
     }
-    match best {
-        Some((_, label, matched)) => (Some(label.clone()), matched),
-        None => (None, Vec::new()),
+
+    /// The trigram closeness of one label to the query ([`ranker::trigram_dice`] of
+    /// [`normalised`] texts).
+    fn dice(&self, label: &str) -> f64 {
+        ranker::trigram_dice(&self.query_grams, &ranker::trigrams(&normalised(label)))
+    }
+
+    fn explain(&mut self, hit: &TextHit) -> Explanation {
+        let lang = Lang::parse(&hit.lang);
+        let mut analysis = lang.as_ref().map(|lang| {
+            let (analyzer, stems) = self
+                .stemmed
+                .entry(hit.lang.clone())
+                .or_insert_with(|| (Analyzer::for_lang(lang), HashMap::new()));
+            (analyzer, stems)
+        });
+        let mut best: Option<(usize, &String, Vec<String>)> = None;
+        let mut best_dice = 0.0f64;
+        let mut grams: Vec<[char; 3]> = Vec::new();
+        for label in &hit.labels {
+            let label_words: Vec<&str> = label_words(label).collect();
+            let folded: Vec<String> = label_words.iter().map(|w| fold(w)).collect();
+            grams.clear();
+            grams.extend(
+                folded
+                    .iter()
+                    .filter(|w| !w.is_empty())
+                    .flat_map(|w| crate::analyze::word_trigrams(w)),
+            );
+            grams.sort_unstable();
+            best_dice = best_dice.max(ranker::trigram_dice(&self.query_grams, &grams));
+            let Some((analyzer, stems)) = analysis.as_mut() else {
+                continue;
+            };
+            for word in &label_words {
+                if !stems.contains_key(*word) {
+                    let stem = analyzer.stem(word);
+                    stems.insert(word.to_string(), stem);
+                }
+            }
+            let label_stems: Vec<&str> = label_words.iter().map(|word| stems[*word].as_str()).collect();
+            let matched: Vec<String> = self
+                .words
+                .iter()
+                .filter(|w| {
+                    w.stems.iter().any(|s| label_stems.contains(&s.as_str()))
+                        || w.prefix
+                            .as_ref()
+                            .is_some_and(|p| folded.iter().any(|f| has_label_prefix(f, p)))
+                })
+                .map(|w| w.word.clone())
+                .collect();
+            let better = match &best {
+                None => !matched.is_empty(),
+                Some((count, _, _)) => matched.len() > *count,
+            };
+            if better {
+                best = Some((matched.len(), label, matched));
+            }
+        }
+        let (label, matched) = match best {
+            Some((_, label, matched)) => (Some(label.clone()), matched),
+            None => (None, Vec::new()),
+        };
+        Explanation {
+            label,
+            matched,
+            trigram_dice: best_dice,
+        }
     }
 }
 
@@ -319,6 +379,29 @@ pub struct SearchResults {
     /// Ids of every fused candidate, best first (for facet counts beyond the page).
     #[serde(skip)]
     pub candidate_ids: Vec<String>,
+    /// Where this search spent its time (the benchmarks print it per stage).
+    #[serde(skip)]
+    pub timings: StageTimes,
+}
+
+/// Wall-clock time of each stage of one search. The text side runs on its own thread beside the
+/// vector side, so `text` overlaps `embed` + `vector`; with two vector spaces, both spaces' times
+/// are summed although they run side by side.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// Text candidates: the tantivy query and the stored documents read.
+    pub text: Duration,
+    /// Embedding the query (zero when the query cache had it).
+    pub embed: Duration,
+    /// Vector candidates: graph walk or scan, labels folded to concepts.
+    pub vector: Duration,
+    /// Which label of each text candidate matched which query words, and its trigram closeness.
+    pub explain: Duration,
+    /// Fusion features and the ranking.
+    pub fusion: Duration,
+    /// The returned page's hits (labels, explanations).
+    pub hits: Duration,
+    pub total: Duration,
 }
 
 impl Searcher {
@@ -469,50 +552,83 @@ impl Searcher {
         // The two sides are independent: the text side runs on a scoped thread while the model
         // embeds the query, which is most of a hybrid query's time. Not on rayon: the caller may
         // be a blocking-pool thread, and the model's lock must not park rayon's workers.
-        let vector_side = || -> Result<Vec<VectorCandidate>> {
+        let vector_side = || -> Result<(Vec<VectorCandidate>, StageTimes)> {
             if mode == Mode::Text {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), StageTimes::default()));
             }
             // Each store searched with the query embedded by its own model, for the kinds it
             // holds; both lists are on the base model's scale ([`SimilarityScale`]), so they merge
             // by similarity.
-            let mut found: Vec<VectorCandidate> = Vec::new();
-            for (space, store) in self.index.vector_stores() {
-                // Each kind is answered by its own space: the general store also holds the job
-                // titles (for matching by meaning), which are searched in theirs.
-                let asked: &[Kind] = if request.kinds.is_empty() {
-                    &Kind::ALL
-                } else {
-                    &request.kinds
+            let asked: &[Kind] = if request.kinds.is_empty() {
+                &Kind::ALL
+            } else {
+                &request.kinds
+            };
+            // Each kind is answered by its own space: the general store also holds the job
+            // titles (for matching by meaning), which are searched in theirs.
+            let searches: Vec<(VectorSpace, &VectorStore, Vec<Kind>)> = self
+                .index
+                .vector_stores()
+                .filter_map(|(space, store)| {
+                    let mut kinds: Vec<Kind> = asked
+                        .iter()
+                        .copied()
+                        .filter(|k| self.index.space_of(*k) == space)
+                        .collect();
+                    kinds.sort();
+                    kinds.dedup();
+                    match kinds.len() {
+                        0 => None,
+                        // Every kind of a one-model index: no kind filter at all.
+                        n if n == Kind::ALL.len() => Some((space, store, Vec::new())),
+                        _ => Some((space, store, kinds)),
+                    }
+                })
+                .collect();
+            // One space's candidates, with the time its model and its store took.
+            let search_in = |(space, store, kinds): &(VectorSpace, &VectorStore, Vec<Kind>)| {
+                let started = Instant::now();
+                let query = self.embed_query_in(*space, &request.query)?;
+                let embedded = started.elapsed();
+                let found = match query {
+                    Some(query) => vector_candidates(store, &query, request, kinds, depth)?,
+                    None => Vec::new(),
                 };
-                let mut kinds: Vec<Kind> = asked
-                    .iter()
-                    .copied()
-                    .filter(|k| self.index.space_of(*k) == space)
-                    .collect();
-                kinds.sort();
-                kinds.dedup();
-                if kinds.is_empty() {
-                    continue;
-                }
-                // Every kind of a one-model index: no kind filter at all.
-                let kinds = if kinds.len() == Kind::ALL.len() {
-                    Vec::new()
-                } else {
-                    kinds
-                };
-                if let Some(query) = self.embed_query_in(space, &request.query)? {
-                    found.extend(vector_candidates(store, &query, request, &kinds, depth)?);
-                }
+                Ok::<_, Error>((found, embedded, started.elapsed() - embedded))
+            };
+            // Two spaces (a search over every kind): two models embed the query, each on its
+            // own thread, so the second does not wait for the first.
+            let spaces: Vec<(Vec<VectorCandidate>, Duration, Duration)> = match searches.as_slice() {
+                [first, second] => std::thread::scope(|scope| {
+                    let other = scope.spawn(|| search_in(second));
+                    let first = search_in(first)?;
+                    let second = other
+                        .join()
+                        .unwrap_or_else(|_| Err(Error::Internal("the vector search thread panicked".into())))?;
+                    Ok::<_, Error>(vec![first, second])
+                })?,
+                searches => searches.iter().map(search_in).collect::<Result<_>>()?,
+            };
+            let mut times = StageTimes::default();
+            let mut found = Vec::new();
+            for (candidates, embedded, searched) in spaces {
+                found.extend(candidates);
+                times.embed += embedded;
+                times.vector += searched;
             }
             found.sort_by(|a, b| b.evidence.similarity.total_cmp(&a.evidence.similarity));
             found.truncate(depth);
-            Ok(found)
+            Ok((found, times))
         };
-        let text_side = || text_candidates(&self.index, request, &words, &self.weights, depth);
+        let text_side = || {
+            let started = Instant::now();
+            let found = text_candidates(&self.index, request, &words, &self.weights, depth)?;
+            Ok::<_, Error>((found, started.elapsed()))
+        };
+        let nothing = || Ok((Vec::new(), StageTimes::default()));
         let (text, vector) = match mode {
-            Mode::Text => (text_side(), Ok(Vec::new())),
-            Mode::Vector => (Ok(Vec::new()), vector_side()),
+            Mode::Text => (text_side(), nothing()),
+            Mode::Vector => (Ok((Vec::new(), Duration::ZERO)), vector_side()),
             Mode::Hybrid => std::thread::scope(|scope| {
                 let text = scope.spawn(text_side);
                 let vector = vector_side();
@@ -522,12 +638,15 @@ impl Searcher {
                 (text, vector)
             }),
         };
-        let (text, vector) = (text?, vector?);
+        let ((text, text_time), (vector, mut times)) = (text?, vector?);
+        times.text = text_time;
         // Which label each text hit matched, on which words: evidence for the learned fusion and
         // the explanation shown with a hit.
-        let mut analyzers = HashMap::new();
-        let explanations: Vec<(Option<String>, Vec<String>)> =
-            text.iter().map(|h| explain_with(&mut analyzers, h, &words)).collect();
+        let started = Instant::now();
+        let mut matcher = LabelMatcher::new(&request.query, &words);
+        let explanations: Vec<Explanation> = text.iter().map(|h| matcher.explain(h)).collect();
+        let vector_dice: Vec<f64> = vector.iter().map(|c| matcher.dice(&c.evidence.label)).collect();
+        times.explain = started.elapsed();
         Ok(Retrieved {
             mode,
             notice,
@@ -535,6 +654,8 @@ impl Searcher {
             text,
             explanations,
             vector,
+            vector_dice,
+            times,
         })
     }
 
@@ -542,10 +663,11 @@ impl Searcher {
     /// (what `train-ranker` learns from: the same retrieval as [`Searcher::search`]).
     pub fn candidate_features(&self, request: &SearchRequest) -> Result<Vec<(String, [f64; ranker::FEATURES])>> {
         let retrieved = self.retrieve(request)?;
-        Ok(retrieved.features(&request.query))
+        Ok(retrieved.features())
     }
 
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        let started = Instant::now();
         // A language the index holds no labels in would filter every text hit away: search every
         // language instead, and say so.
         let unknown_lang = request
@@ -588,18 +710,19 @@ impl Searcher {
             .iter()
             .map(|c| (c.id.clone(), f64::from(c.evidence.similarity)))
             .collect();
+        let fusion_started = Instant::now();
         let fused = match (mode, self.fusion) {
             (Mode::Text, _) => fusion::ranked(&text_list, true),
             (Mode::Vector, _) => fusion::ranked(&vector_list, false),
-            (Mode::Hybrid, Fusion::Learned) => fusion::learned(
-                &retrieved.features(&request.query),
-                &text_list,
-                &vector_list,
-                Ranker::builtin(),
-            ),
+            (Mode::Hybrid, Fusion::Learned) => {
+                fusion::learned(&retrieved.features(), &text_list, &vector_list, Ranker::builtin())
+            }
             (Mode::Hybrid, other) => fusion::fuse(&text_list, &vector_list, other),
         };
         let candidates = fused.len();
+        let mut timings = retrieved.times;
+        timings.fusion = fusion_started.elapsed();
+        let hits_started = Instant::now();
         let candidate_ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
         let text_by_id: HashMap<&str, usize> = text.iter().enumerate().map(|(i, h)| (h.id.as_str(), i)).collect();
         let vector_by_id: HashMap<&str, &VectorEvidence> =
@@ -616,7 +739,10 @@ impl Searcher {
                 let vector_hit = vector_by_id.get(f.id.as_str()).copied();
                 let concept = self.index.vector_concept(&f.id).map(|(_, c)| c);
                 let (matched_label, matched_terms) = text_position
-                    .map(|i| retrieved.explanations[i].clone())
+                    .map(|i| {
+                        let explanation = &retrieved.explanations[i];
+                        (explanation.label.clone(), explanation.matched.clone())
+                    })
                     .unwrap_or_default();
                 // The label that matched: the text side's or the vector side's, whichever is closer
                 // to the query in characters (a Polish "programista" that the vector side found
@@ -670,12 +796,15 @@ impl Searcher {
                 })
             })
             .collect();
+        timings.hits = hits_started.elapsed();
+        timings.total = started.elapsed();
         Ok(SearchResults {
             hits,
             mode: retrieved.mode,
             notice: retrieved.notice.clone(),
             candidates,
             candidate_ids,
+            timings,
         })
     }
 }
@@ -687,10 +816,14 @@ struct Retrieved {
     words: Vec<QueryWord>,
     /// One document per concept, best first.
     text: Vec<TextHit>,
-    /// Per text hit: the label that matched most query words, and those words.
-    explanations: Vec<(Option<String>, Vec<String>)>,
+    /// Per text hit: the label that matched most query words, those words, its trigram closeness.
+    explanations: Vec<Explanation>,
     /// The vector side's concepts, best first (both spaces merged).
     vector: Vec<VectorCandidate>,
+    /// Per vector candidate: the trigram closeness of the text that matched to the query.
+    vector_dice: Vec<f64>,
+    /// Time spent so far.
+    times: StageTimes,
 }
 
 /// A text folded and re-joined word by word: `Krankenpfleger` and `krankenpfleger ` agree.
@@ -700,33 +833,25 @@ fn normalised(text: &str) -> String {
 
 impl Retrieved {
     /// The learned fusion's features of every candidate (see [`ranker::features`]).
-    fn features(&self, query: &str) -> Vec<(String, [f64; ranker::FEATURES])> {
-        let query_norm = normalised(query);
-        let query_grams = ranker::trigrams(&query_norm);
-        let best_dice = |labels: &mut dyn Iterator<Item = &str>| {
-            labels
-                .map(|l| ranker::trigram_dice(&query_grams, &ranker::trigrams(&normalised(l))))
-                .fold(0.0, f64::max)
-        };
+    fn features(&self) -> Vec<(String, [f64; ranker::FEATURES])> {
         let mut dice: HashMap<&str, f64> = HashMap::new();
-        for hit in &self.text {
-            dice.insert(hit.id.as_str(), best_dice(&mut hit.labels.iter().map(String::as_str)));
+        for (hit, explanation) in self.text.iter().zip(&self.explanations) {
+            dice.insert(hit.id.as_str(), explanation.trigram_dice);
         }
-        for candidate in &self.vector {
-            let value = best_dice(&mut std::iter::once(candidate.evidence.label.as_str()));
+        for (candidate, value) in self.vector.iter().zip(&self.vector_dice) {
             let entry = dice.entry(candidate.id.as_str()).or_insert(0.0);
-            *entry = entry.max(value);
+            *entry = entry.max(*value);
         }
         let query_words = self.words.len().max(1) as f64;
         let best_text = self.text.first().map_or(1.0, |h| f64::from(h.score).max(1e-9));
         let mut text_evidence: HashMap<&str, ranker::TextEvidence> = HashMap::new();
-        for (position, (hit, (_, matched))) in self.text.iter().zip(&self.explanations).enumerate() {
+        for (position, (hit, explanation)) in self.text.iter().zip(&self.explanations).enumerate() {
             text_evidence.insert(
                 hit.id.as_str(),
                 ranker::TextEvidence {
                     rank: position + 1,
                     relative_score: f64::from(hit.score) / best_text,
-                    words_matched: matched.len() as f64 / query_words,
+                    words_matched: explanation.matched.len() as f64 / query_words,
                 },
             );
         }
@@ -778,12 +903,17 @@ pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights
     request.validate()?;
     let words = analyze_query(&request.query, request.lang.as_ref());
     let text = text_candidates(index, request, &words, weights, request.offset + request.limit)?;
+    let mut matcher = LabelMatcher::new(&request.query, &words);
     Ok(text
         .into_iter()
         .enumerate()
         .skip(request.offset)
         .map(|(position, document)| {
-            let (matched_label, matched_terms) = explain(&document, &words);
+            let Explanation {
+                label: matched_label,
+                matched: matched_terms,
+                ..
+            } = matcher.explain(&document);
             Hit {
                 english_label: None,
                 matched_lang: matched_label.as_ref().map(|_| document.lang.clone()),
