@@ -291,6 +291,9 @@ pub struct TextHit {
 pub struct TextIndex {
     reader: IndexReader,
     fields: Fields,
+    /// Per segment (the reader never reloads): the concept-id column and its dictionary decoded
+    /// (ord → id), so a hit's concept is known without reading its stored document.
+    concept_ids: Vec<(tantivy::columnar::StrColumn, Vec<String>)>,
 }
 
 const DOC_STORE_CACHE_BLOCKS: usize = 4096;
@@ -308,7 +311,26 @@ impl TextIndex {
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
             .try_into()?;
-        Ok(TextIndex { reader, fields })
+        let unreadable = |e: std::io::Error| Error::Internal(format!("the text index's concept ids are unreadable: {e}"));
+        let mut concept_ids = Vec::new();
+        for segment in reader.searcher().segment_readers() {
+            let column = segment
+                .fast_fields()
+                .str("id")?
+                .ok_or_else(|| Error::Internal("the text index has no fast field `id`".into()))?;
+            let mut ids = Vec::with_capacity(column.num_terms());
+            for ord in 0..column.num_terms() as u64 {
+                let mut id = String::new();
+                column.ord_to_str(ord, &mut id).map_err(unreadable)?;
+                ids.push(id);
+            }
+            concept_ids.push((column, ids));
+        }
+        Ok(TextIndex {
+            reader,
+            fields,
+            concept_ids,
+        })
     }
 
     pub fn num_docs(&self) -> u64 {
@@ -379,15 +401,17 @@ impl TextIndex {
         clauses
     }
 
-    /// The best `limit` documents for the analysed query words under the filters.
+    /// The best document of each of the best `concepts` concepts among the best `limit`
+    /// documents for the analysed query words under the filters, best first (equal scores by id).
     pub fn search(
         &self,
         words: &[QueryWord],
         filters: &TextFilters,
         weights: &FieldWeights,
         limit: usize,
+        concepts: usize,
     ) -> Result<Vec<TextHit>> {
-        if words.is_empty() || limit == 0 {
+        if words.is_empty() || limit == 0 || concepts == 0 {
             return Ok(Vec::new());
         }
         let mut text: Vec<(Occur, Box<dyn Query>)> = words
@@ -417,8 +441,27 @@ impl TextIndex {
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
-        let mut hits = Vec::with_capacity(top.len());
+        // The concept id of each document from its fast field (a column lookup), so that only
+        // the best document of each concept is read from the store: without a language, a query
+        // fetches ~4 documents a concept (one per language that matched) and keeps one.
+        let mut ranked: Vec<(f32, tantivy::DocAddress, &str)> = Vec::with_capacity(top.len());
         for (score, address) in top {
+            let (column, ids) = &self.concept_ids[address.segment_ord as usize];
+            let id = column
+                .term_ords(address.doc_id)
+                .next()
+                .and_then(|ord| ids.get(ord as usize))
+                .map_or("", String::as_str);
+            ranked.push((score, address, id));
+        }
+        // Equal scores are common (the same label under several concepts); tantivy breaks ties by
+        // internal doc address, which depends on indexing threads. Our id makes the order stable.
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        let mut seen = std::collections::HashSet::new();
+        ranked.retain(|(_, _, id)| seen.insert(*id));
+        ranked.truncate(concepts);
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (score, address, id) in ranked {
             let stored: TantivyDocument = searcher.doc(address)?;
             let text_of = |field: Field| -> String {
                 match stored.get_first(field) {
@@ -431,7 +474,7 @@ impl TextIndex {
             };
             let labels = text_of(self.fields.labels);
             hits.push(TextHit {
-                id: text_of(self.fields.id),
+                id: id.to_string(),
                 kind: Kind::parse(&text_of(self.fields.kind)),
                 lang: text_of(self.fields.lang),
                 source: text_of(self.fields.source),
@@ -440,9 +483,6 @@ impl TextIndex {
                 score,
             });
         }
-        // Equal scores are common (the same label under several concepts); tantivy breaks ties by
-        // internal doc address, which depends on indexing threads. Our id makes the order stable.
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         Ok(hits)
     }
 }

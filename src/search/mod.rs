@@ -153,22 +153,25 @@ struct Explanation {
     trigram_dice: f64,
 }
 
-/// Compares candidates' labels with one query. Each label is split and folded once, for the
-/// matched words (stems and prefixes) and the trigram closeness together; stems are kept per
-/// language and word for the query's whole candidate list, whose labels repeat the same words
-/// (a hundred candidates hold about a thousand labels).
-struct LabelMatcher<'q> {
+/// Compares candidates' labels (borrowed for `'t`) with one query. Each label is split once, for
+/// the matched words (stems and prefixes) and the trigram closeness together; each distinct word
+/// is folded (with its trigrams) and stemmed once for the query's whole candidate list, whose
+/// labels repeat the same words (a hundred candidates hold about a thousand labels).
+struct LabelMatcher<'q, 't> {
     words: &'q [QueryWord],
     query_grams: Vec<[char; 3]>,
+    /// Each word seen, folded, with the trigrams of the folded word.
+    folded: HashMap<&'t str, (String, Vec<[char; 3]>)>,
     /// Per language: its analyzer and the stems of the words it has seen.
-    stemmed: HashMap<String, (Analyzer, HashMap<String, String>)>,
+    stemmed: HashMap<&'t str, (Analyzer, HashMap<&'t str, String>)>,
 }
 
-impl<'q> LabelMatcher<'q> {
-    fn new(query: &str, words: &'q [QueryWord]) -> LabelMatcher<'q> {
+impl<'q, 't> LabelMatcher<'q, 't> {
+    fn new(query: &str, words: &'q [QueryWord]) -> LabelMatcher<'q, 't> {
         LabelMatcher {
             words,
             query_grams: ranker::trigrams(&normalised(query)),
+            folded: HashMap::new(),
             stemmed: HashMap::new(),
         }
     }
@@ -179,48 +182,53 @@ impl<'q> LabelMatcher<'q> {
         ranker::trigram_dice(&self.query_grams, &ranker::trigrams(&normalised(label)))
     }
 
-    fn explain(&mut self, hit: &TextHit) -> Explanation {
+    fn explain(&mut self, hit: &'t TextHit) -> Explanation {
         let lang = Lang::parse(&hit.lang);
         let mut analysis = lang.as_ref().map(|lang| {
             let (analyzer, stems) = self
                 .stemmed
-                .entry(hit.lang.clone())
+                .entry(hit.lang.as_str())
                 .or_insert_with(|| (Analyzer::for_lang(lang), HashMap::new()));
             (analyzer, stems)
         });
         let mut best: Option<(usize, &String, Vec<String>)> = None;
         let mut best_dice = 0.0f64;
         let mut grams: Vec<[char; 3]> = Vec::new();
+        let mut label_words_of: Vec<&'t str> = Vec::new();
         for label in &hit.labels {
-            let label_words: Vec<&str> = label_words(label).collect();
-            let folded: Vec<String> = label_words.iter().map(|w| fold(w)).collect();
+            label_words_of.clear();
+            label_words_of.extend(label_words(label));
             grams.clear();
-            grams.extend(
-                folded
-                    .iter()
-                    .filter(|w| !w.is_empty())
-                    .flat_map(|w| crate::analyze::word_trigrams(w)),
-            );
+            for word in &label_words_of {
+                let (_, word_grams) = self.folded.entry(word).or_insert_with(|| {
+                    let folded = fold(word);
+                    let word_grams = match folded.is_empty() {
+                        true => Vec::new(),
+                        false => crate::analyze::word_trigrams(&folded).collect(),
+                    };
+                    (folded, word_grams)
+                });
+                grams.extend_from_slice(word_grams);
+            }
             grams.sort_unstable();
             best_dice = best_dice.max(ranker::trigram_dice(&self.query_grams, &grams));
             let Some((analyzer, stems)) = analysis.as_mut() else {
                 continue;
             };
-            for word in &label_words {
-                if !stems.contains_key(*word) {
-                    let stem = analyzer.stem(word);
-                    stems.insert(word.to_string(), stem);
-                }
+            for word in &label_words_of {
+                stems.entry(word).or_insert_with(|| analyzer.stem(word));
             }
-            let label_stems: Vec<&str> = label_words.iter().map(|word| stems[*word].as_str()).collect();
+            let folded = &self.folded;
             let matched: Vec<String> = self
                 .words
                 .iter()
                 .filter(|w| {
-                    w.stems.iter().any(|s| label_stems.contains(&s.as_str()))
+                    w.stems
+                        .iter()
+                        .any(|s| label_words_of.iter().any(|word| stems[word] == *s))
                         || w.prefix
                             .as_ref()
-                            .is_some_and(|p| folded.iter().any(|f| has_label_prefix(f, p)))
+                            .is_some_and(|p| label_words_of.iter().any(|word| has_label_prefix(&folded[word].0, p)))
                 })
                 .map(|w| w.word.clone())
                 .collect();
@@ -264,13 +272,7 @@ fn text_candidates(
     } else {
         (depth * 4 + 16).min(MAX_RESULTS * 4)
     };
-    let documents = index.text.search(words, &filters, weights, fetch)?;
-    let mut seen = HashSet::new();
-    Ok(documents
-        .into_iter()
-        .filter(|document| seen.insert(document.id.clone()))
-        .take(depth)
-        .collect())
+    index.text.search(words, &filters, weights, fetch, depth)
 }
 
 /// The best vector match of one concept, with the label (or text) that matched.
@@ -904,16 +906,18 @@ pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights
     let words = analyze_query(&request.query, request.lang.as_ref());
     let text = text_candidates(index, request, &words, weights, request.offset + request.limit)?;
     let mut matcher = LabelMatcher::new(&request.query, &words);
+    let explanations: Vec<Explanation> = text.iter().skip(request.offset).map(|d| matcher.explain(d)).collect();
     Ok(text
         .into_iter()
         .enumerate()
         .skip(request.offset)
-        .map(|(position, document)| {
+        .zip(explanations)
+        .map(|((position, document), explanation)| {
             let Explanation {
                 label: matched_label,
                 matched: matched_terms,
                 ..
-            } = matcher.explain(&document);
+            } = explanation;
             Hit {
                 english_label: None,
                 matched_lang: matched_label.as_ref().map(|_| document.lang.clone()),
