@@ -311,7 +311,8 @@ impl TextIndex {
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
             .try_into()?;
-        let unreadable = |e: std::io::Error| Error::Internal(format!("the text index's concept ids are unreadable: {e}"));
+        let unreadable =
+            |e: std::io::Error| Error::Internal(format!("the text index's concept ids are unreadable: {e}"));
         let mut concept_ids = Vec::new();
         for segment in reader.searcher().segment_readers() {
             let column = segment
@@ -456,7 +457,7 @@ impl TextIndex {
         }
         // Equal scores are common (the same label under several concepts); tantivy breaks ties by
         // internal doc address, which depends on indexing threads. Our id makes the order stable.
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(b.2)));
         let mut seen = std::collections::HashSet::new();
         ranked.retain(|(_, _, id)| seen.insert(*id));
         ranked.truncate(concepts);
