@@ -277,6 +277,8 @@ pub fn analyze_query(text: &str, lang: Option<&Lang>) -> Vec<QueryWord> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn a_prefix_is_found_in_a_word_exactly_when_label_prefixes_lists_it() {
@@ -326,8 +328,6 @@ mod tests {
             "abcdefghijklmnopqrstuvwx"
         ));
     }
-    use super::*;
-    use proptest::prelude::*;
 
     fn lang(code: &str) -> Lang {
         Lang::parse(code).unwrap()

@@ -143,6 +143,12 @@ pub struct Hit {
     pub vector: Option<VectorEvidence>,
 }
 
+/// The trigram closeness of a label to the query whose trigrams are `query_grams`
+/// ([`ranker::trigram_dice`] of [`normalised`] texts).
+fn closeness(query_grams: &[[char; 3]], label: &str) -> f64 {
+    ranker::trigram_dice(query_grams, &ranker::trigrams(&normalised(label)))
+}
+
 /// What the text side found in one candidate: the label that shares most query words (first
 /// of equals), those words, and the best trigram closeness of any of its labels to the query.
 #[derive(Debug, Clone, Default)]
@@ -174,12 +180,6 @@ impl<'q, 't> LabelMatcher<'q, 't> {
             folded: HashMap::new(),
             stemmed: HashMap::new(),
         }
-    }
-
-    /// The trigram closeness of one label to the query ([`ranker::trigram_dice`] of
-    /// [`normalised`] texts).
-    fn dice(&self, label: &str) -> f64 {
-        ranker::trigram_dice(&self.query_grams, &ranker::trigrams(&normalised(label)))
     }
 
     fn explain(&mut self, hit: &'t TextHit) -> Explanation {
@@ -647,7 +647,11 @@ impl Searcher {
         let started = Instant::now();
         let mut matcher = LabelMatcher::new(&request.query, &words);
         let explanations: Vec<Explanation> = text.iter().map(|h| matcher.explain(h)).collect();
-        let vector_dice: Vec<f64> = vector.iter().map(|c| matcher.dice(&c.evidence.label)).collect();
+        let query_grams = matcher.query_grams;
+        let vector_dice: Vec<f64> = vector
+            .iter()
+            .map(|c| closeness(&query_grams, &c.evidence.label))
+            .collect();
         times.explain = started.elapsed();
         Ok(Retrieved {
             mode,
@@ -657,6 +661,7 @@ impl Searcher {
             explanations,
             vector,
             vector_dice,
+            query_grams,
             times,
         })
     }
@@ -729,8 +734,6 @@ impl Searcher {
         let text_by_id: HashMap<&str, usize> = text.iter().enumerate().map(|(i, h)| (h.id.as_str(), i)).collect();
         let vector_by_id: HashMap<&str, &VectorEvidence> =
             vector.iter().map(|c| (c.id.as_str(), &c.evidence)).collect();
-        // The query's trigrams, once: each shown hit compares its matched labels with them.
-        let query_grams = ranker::trigrams(&normalised(&request.query));
         let hits = fused
             .into_iter()
             .skip(request.offset)
@@ -750,7 +753,7 @@ impl Searcher {
                 // to the query in characters (a Polish "programista" that the vector side found
                 // as itself beats a Portuguese "Programador…" that the text side matched on a
                 // prefix), with its language.
-                let closeness = |label: &str| ranker::trigram_dice(&query_grams, &ranker::trigrams(&normalised(label)));
+                let closeness = |label: &str| closeness(&retrieved.query_grams, label);
                 let from_text = matched_label.clone().zip(text_hit.map(|h| h.lang.clone()));
                 let from_vector = vector_hit.map(|e| (e.label.clone(), e.lang.clone()));
                 let (matched_label, matched_lang) = match (from_text, from_vector) {
@@ -824,6 +827,8 @@ struct Retrieved {
     vector: Vec<VectorCandidate>,
     /// Per vector candidate: the trigram closeness of the text that matched to the query.
     vector_dice: Vec<f64>,
+    /// The query's trigrams ([`ranker::trigrams`] of the [`normalised`] query).
+    query_grams: Vec<[char; 3]>,
     /// Time spent so far.
     times: StageTimes,
 }
