@@ -190,12 +190,25 @@ pub struct LinkingOutcome {
     pub top: Option<String>,
 }
 
+/// Which kind of concept a query's gold is: an ISCO group when every gold concept is one (the
+/// annotators found no ESCO occupation close enough), else an occupation.
+pub fn gold_kind(gold: &BTreeSet<ConceptId>) -> Kind {
+    if !gold.is_empty() && gold.iter().all(|g| g.as_str().contains("/esco/isco/")) {
+        Kind::IscoGroup
+    } else {
+        Kind::Occupation
+    }
+}
+
 /// The benchmark's result: per country and the mean.
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkingReport {
     pub mode: Mode,
     pub countries: BTreeMap<String, LinkingMetrics>,
     pub mean: LinkingMetrics,
+    /// Per country, the metrics of the queries whose gold is an occupation and of those whose
+    /// gold is an ISCO group ([`gold_kind`]): the two need opposite things of a ranking.
+    pub by_gold_kind: BTreeMap<String, BTreeMap<Kind, LinkingMetrics>>,
     /// Every query's rank and first hit, per country (what `--json` adds to the table).
     pub outcomes: BTreeMap<String, Vec<LinkingOutcome>>,
 }
@@ -216,7 +229,26 @@ impl LinkingReport {
         for (name, metrics) in &self.countries {
             row(out, name, metrics)?;
         }
-        row(out, "**mean**", &self.mean)
+        row(out, "**mean**", &self.mean)?;
+        writeln!(out)?;
+        writeln!(out, "by the kind of the gold concept (queries, MRR, A@1):")?;
+        writeln!(out, "| country | gold occupation | gold ISCO group |")?;
+        writeln!(out, "|---|---:|---:|")?;
+        for (name, kinds) in &self.by_gold_kind {
+            let cell = |kind: Kind| {
+                kinds.get(&kind).map_or_else(
+                    || "0".to_string(),
+                    |m| format!("{}, {:.3}, {:.3}", m.queries, m.mrr, m.accuracy_1),
+                )
+            };
+            writeln!(
+                out,
+                "| {name} | {} | {} |",
+                cell(Kind::Occupation),
+                cell(Kind::IscoGroup)
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +264,7 @@ pub fn run_linking(
     let mut done = 0;
     let mut countries = BTreeMap::new();
     let mut outcomes = BTreeMap::new();
+    let mut by_gold_kind = BTreeMap::new();
     let mut answered_mode = mode.unwrap_or(Mode::Hybrid);
     for task in tasks {
         let mut ranks = Vec::with_capacity(task.queries.len());
@@ -265,6 +298,17 @@ pub fn run_linking(
             done += 1;
             progress(done, total);
         }
+        let mut ranks_by_kind: BTreeMap<Kind, Vec<Option<usize>>> = BTreeMap::new();
+        for (query, rank) in task.queries.iter().zip(&ranks) {
+            ranks_by_kind.entry(gold_kind(&query.gold)).or_default().push(*rank);
+        }
+        by_gold_kind.insert(
+            task.name.clone(),
+            ranks_by_kind
+                .into_iter()
+                .map(|(kind, ranks)| (kind, LinkingMetrics::from_ranks(&ranks)))
+                .collect(),
+        );
         countries.insert(task.name.clone(), LinkingMetrics::from_ranks(&ranks));
         outcomes.insert(task.name.clone(), details);
     }
@@ -273,6 +317,7 @@ pub fn run_linking(
         mode: answered_mode,
         countries,
         mean,
+        by_gold_kind,
         outcomes,
     })
 }
@@ -295,6 +340,17 @@ mod tests {
         // The first draws of splitmix64 from seed 0 are published test vectors.
         let mut state = 0;
         assert_eq!(splitmix64(&mut state), 0xE220_A839_7B1D_CDAF);
+    }
+
+    #[test]
+    fn a_query_is_scored_as_an_isco_group_one_only_when_every_gold_concept_is_a_group() {
+        let gold = |uris: &[&str]| uris.iter().map(|u| ConceptId::new(*u)).collect::<BTreeSet<_>>();
+        let group = "http://data.europa.eu/esco/isco/C6210";
+        let occupation = "http://data.europa.eu/esco/occupation/e68dcbae-3f54-4b5e-9bd3-0ab36a3b9c5d";
+        assert_eq!(gold_kind(&gold(&[group])), Kind::IscoGroup);
+        assert_eq!(gold_kind(&gold(&[group, occupation])), Kind::Occupation);
+        assert_eq!(gold_kind(&gold(&[occupation])), Kind::Occupation);
+        assert_eq!(gold_kind(&gold(&[])), Kind::Occupation);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Training data for the learned fusion ([`crate::search::ranker`]), from the index's own data
 //! only: alternative labels of occupations and ISCO groups, in every language, asked for as
-//! queries whose answer is their concept. Half of them are held out of a temporary index: a
+//! queries whose answer is their concept (ISCO groups have no alternative labels in the shared
+//! data, so in practice every answer is an occupation; README, "Why Sweden"). Half of them are held out of a temporary index: a
 //! held-out label resembles a job title that ESCO does not list word for word. The other half
 //! stay in the index: users also type titles that ESCO lists, and without such queries an exact
 //! label match would only ever be seen on a wrong concept (another concept sharing the label) and
