@@ -28,6 +28,12 @@ impl ConceptId {
     pub fn short(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or(&self.0)
     }
+
+    /// Whether this is an ESCO ISCO-08 group's URI (`http://data.europa.eu/esco/isco/C…`), for
+    /// evaluation files that give URIs without a concept type.
+    pub fn is_isco_group(&self) -> bool {
+        self.0.contains("/esco/isco/")
+    }
 }
 
 impl fmt::Display for ConceptId {

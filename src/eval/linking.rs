@@ -193,7 +193,7 @@ pub struct LinkingOutcome {
 /// Which kind of concept a query's gold is: an ISCO group when every gold concept is one (the
 /// annotators found no ESCO occupation close enough), else an occupation.
 pub fn gold_kind(gold: &BTreeSet<ConceptId>) -> Kind {
-    if !gold.is_empty() && gold.iter().all(|g| g.as_str().contains("/esco/isco/")) {
+    if !gold.is_empty() && gold.iter().all(ConceptId::is_isco_group) {
         Kind::IscoGroup
     } else {
         Kind::Occupation

@@ -1,12 +1,12 @@
 //! Training data for the learned fusion ([`crate::search::ranker`]), from the index's own data
 //! only: alternative labels of occupations and ISCO groups, in every language, asked for as
 //! queries whose answer is their concept (ISCO groups have no alternative labels in the shared
-//! data, so in practice every answer is an occupation; README, "Why Sweden"). Half of them are held out of a temporary index: a
-//! held-out label resembles a job title that ESCO does not list word for word. The other half
-//! stay in the index: users also type titles that ESCO lists, and without such queries an exact
-//! label match would only ever be seen on a wrong concept (another concept sharing the label) and
-//! be learned as evidence against. Which half is fixed by the seed, not tuned. No evaluation file
-//! (MELO) is read here.
+//! data, so in practice every answer is an occupation; README, "Why Sweden"). Half of them are
+//! held out of a temporary index: a held-out label resembles a job title that ESCO does not list
+//! word for word. The other half stay in the index: users also type titles that ESCO lists, and
+//! without such queries an exact label match would only ever be seen on a wrong concept (another
+//! concept sharing the label) and be learned as evidence against. Which half is fixed by the
+//! seed, not tuned. No evaluation file (MELO) is read here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -232,10 +232,10 @@ pub fn train_ranker(
     let mut sources: BTreeMap<&str, usize> = BTreeMap::new();
     for example in &held_out {
         *sources
-            .entry(if example.concept.as_str().contains("/isco/") {
-                "isco-group"
+            .entry(if example.concept.is_isco_group() {
+                Kind::IscoGroup.as_str()
             } else {
-                "occupation"
+                Kind::Occupation.as_str()
             })
             .or_default() += 1;
     }
