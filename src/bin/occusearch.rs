@@ -76,11 +76,11 @@ struct MatchArgs {
     #[arg(required = true)]
     skills: Vec<String>,
     /// Language of the labels shown (ISO 639-1).
-    #[arg(long, default_value = "en")]
-    lang: String,
+    #[arg(long, default_value = "en", value_parser = lang_arg)]
+    lang: Lang,
     /// Kinds ranked: occupation, profile; repeatable [default: both].
-    #[arg(long)]
-    kind: Vec<String>,
+    #[arg(long, value_parser = kind_arg)]
+    kind: Vec<Kind>,
     #[arg(long, default_value_t = 10)]
     limit: usize,
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
@@ -100,8 +100,8 @@ struct MaterialsArgs {
     #[arg(long)]
     eqf: Option<u8>,
     /// Language of the labels shown (ISO 639-1).
-    #[arg(long, default_value = "en")]
-    lang: String,
+    #[arg(long, default_value = "en", value_parser = lang_arg)]
+    lang: Lang,
     #[arg(long, default_value_t = 10)]
     limit: usize,
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
@@ -121,11 +121,11 @@ struct SimilarArgs {
     #[arg(long)]
     id: Option<String>,
     /// Kinds of the answers; repeatable [default: every kind].
-    #[arg(long)]
-    kind: Vec<String>,
+    #[arg(long, value_parser = kind_arg)]
+    kind: Vec<Kind>,
     /// Language of the labels shown (ISO 639-1).
-    #[arg(long, default_value = "en")]
-    lang: String,
+    #[arg(long, default_value = "en", value_parser = lang_arg)]
+    lang: Lang,
     #[arg(long, default_value_t = 10)]
     limit: usize,
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
@@ -139,8 +139,8 @@ struct SimilarArgs {
 #[derive(Args)]
 struct DuplicatesArgs {
     /// Kinds compared; repeatable [default: profile and material].
-    #[arg(long)]
-    kind: Vec<String>,
+    #[arg(long, value_parser = kind_arg)]
+    kind: Vec<Kind>,
     /// Least label similarity that links two concepts.
     #[arg(long, default_value_t = search::similar::DEFAULT_DUPLICATE_SIMILARITY)]
     min_similarity: f32,
@@ -251,8 +251,8 @@ struct EvalArgs {
     #[arg(long)]
     qrels: Option<PathBuf>,
     /// Language of the queries when it differs from the corpus's.
-    #[arg(long)]
-    query_lang: Option<String>,
+    #[arg(long, value_parser = lang_arg)]
+    query_lang: Option<Lang>,
     /// Run every MELO dataset folder inside this directory (corpus-only: a temporary index each).
     #[arg(long, required_unless_present_any = ["corpus", "linking", "matching"])]
     melo_dir: Option<PathBuf>,
@@ -267,8 +267,8 @@ struct EvalArgs {
     matching: bool,
     /// With --matching: the languages the skills are typed in (each sampled occupation has six
     /// essential skills labelled in all of them).
-    #[arg(long, value_delimiter = ',', default_value = "fr,es")]
-    skill_langs: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "fr,es", value_parser = lang_arg)]
+    skill_langs: Vec<Lang>,
     /// With --matching: occupations sampled with --seed.
     #[arg(long, default_value_t = eval::matching::DEFAULT_OCCUPATIONS)]
     occupations: usize,
@@ -279,8 +279,8 @@ struct EvalArgs {
     #[arg(long, default_value_t = eval::linking::DEFAULT_SEED)]
     seed: u64,
     /// Retrieval mode: text, vector or hybrid (hybrid with the default fusion measured best on MELO dev; README).
-    #[arg(long, default_value = "hybrid")]
-    mode: String,
+    #[arg(long, default_value = "hybrid", value_parser = mode_arg)]
+    mode: Mode,
     /// Fusion for hybrid: learned (the default of search and serve), rrf or weighted.
     #[arg(long, default_value = "learned")]
     fusion: String,
@@ -316,8 +316,8 @@ struct IndexArgs {
     /// ../shared/data, about 13 minutes cold on 2 cores) or full (every label and description
     /// in every language: ~500,000 texts, roughly 1.5 hours). Resumable: embeddings are cached
     /// in MODELS/cache as they are made.
-    #[arg(long, default_value = "default")]
-    embed: String,
+    #[arg(long, default_value = "default", value_parser = scope_arg)]
+    embed: EmbedScope,
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
     #[arg(long)]
     models: Option<PathBuf>,
@@ -330,11 +330,11 @@ struct IndexArgs {
 struct SearchArgs {
     query: String,
     /// Language of the query (ISO 639-1); without it every language is searched.
-    #[arg(long)]
-    lang: Option<String>,
+    #[arg(long, value_parser = lang_arg)]
+    lang: Option<Lang>,
     /// occupation, skill, profile, material, concept, isco-group or skill-group; repeatable.
-    #[arg(long)]
-    kind: Vec<String>,
+    #[arg(long, value_parser = kind_arg)]
+    kind: Vec<Kind>,
     /// Only concepts from this source (esco, ecsf, eo4geo, digcomp, e-cf, ...).
     #[arg(long)]
     source: Option<String>,
@@ -349,8 +349,8 @@ struct SearchArgs {
     #[arg(long, default_value_t = 0)]
     offset: usize,
     /// text, vector or hybrid [default: hybrid; text when the index has no vectors].
-    #[arg(long)]
-    mode: Option<String>,
+    #[arg(long, value_parser = mode_arg)]
+    mode: Option<Mode>,
     /// Directory with the model and runtime [default: models, or OCCUSEARCH_MODELS].
     #[arg(long)]
     models: Option<PathBuf>,
@@ -363,22 +363,30 @@ struct SearchArgs {
 struct ShowArgs {
     /// ESCO URI, bare ESCO UUID, or source id (ecsf:ciso, eo4geo:IP3, ...).
     id: String,
-    #[arg(long, default_value = "en")]
-    lang: String,
+    #[arg(long, default_value = "en", value_parser = lang_arg)]
+    lang: Lang,
     #[arg(long)]
     json: bool,
 }
 
-fn parse_lang(text: &str) -> Result<Lang, Error> {
-    Lang::parse(text)
-        .ok_or_else(|| Error::InvalidRequest(format!("--lang {text:?} is not an ISO 639-1 code such as en, de, fr")))
+// Closed sets are typed at parsing: a bad value exits 2 with clap's message naming the flag.
+fn lang_arg(text: &str) -> Result<Lang, String> {
+    Lang::parse(text).ok_or_else(|| format!("{text:?} is not an ISO 639-1 code such as en, de, fr"))
 }
 
-fn parse_kind(text: &str) -> Result<Kind, Error> {
+fn kind_arg(text: &str) -> Result<Kind, String> {
     Kind::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        Error::InvalidRequest(format!("--kind {text:?} is not one of {}", known.join(", ")))
+        format!("{text:?} is not one of {}", known.join(", "))
     })
+}
+
+fn mode_arg(text: &str) -> Result<Mode, String> {
+    Mode::parse(text).ok_or_else(|| format!("{text:?} is not text, vector or hybrid"))
+}
+
+fn scope_arg(text: &str) -> Result<EmbedScope, String> {
+    EmbedScope::parse(text).ok_or_else(|| format!("{text:?} is not none, default or full"))
 }
 
 /// One indicatif bar per build stage.
@@ -420,8 +428,7 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
     } else {
         args.data
     };
-    let scope = EmbedScope::parse(&args.embed)
-        .ok_or_else(|| Error::InvalidRequest(format!("--embed {:?} is not none, default or full", args.embed)))?;
+    let scope = args.embed;
     let models = args.models.unwrap_or_else(|| config.models_dir.clone());
     let model = match scope {
         EmbedScope::None => None,
@@ -455,90 +462,7 @@ fn run_index(config: &Config, args: IndexArgs) -> anyhow::Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    let manifest = &summary.manifest;
-    writeln!(
-        out,
-        "index {} ({} concepts, {} text documents) in {:.1} s",
-        summary.generation.display(),
-        manifest.concepts,
-        manifest.text.documents,
-        manifest.build_seconds
-    )?;
-    let spaces = [
-        ("vectors", &manifest.vectors),
-        ("job-title vectors", &manifest.title_vectors),
-    ];
-    for (name, built) in spaces {
-        match built {
-            Some(v) => writeln!(
-                out,
-                "{name}: {} ({} concepts, {}, scope {:?}, {}; {} embedded now, the rest from the cache, {:.1} s)",
-                v.vectors,
-                v.concepts,
-                v.model_id,
-                v.scope,
-                if v.graph { "HNSW graph" } else { "exact scan" },
-                v.embedded_now,
-                v.embed_seconds
-            )?,
-            None if name == "vectors" => writeln!(out, "vectors: none (text only)")?,
-            None => {}
-        }
-    }
-    writeln!(out, "\nconcepts per kind and language:")?;
-    for (kind, per_lang) in &manifest.counts.per_kind_and_lang {
-        let total = manifest.counts.per_kind.get(kind).copied().unwrap_or_default();
-        let langs: Vec<String> = per_lang.iter().map(|(lang, n)| format!("{lang} {n}")).collect();
-        writeln!(out, "  {:<12} {:>6}  {}", kind.as_str(), total, langs.join(", "))?;
-    }
-    writeln!(out, "\nrelations:")?;
-    for (relation, n) in &manifest.counts.relations {
-        writeln!(out, "  {relation:<24} {n:>7}")?;
-    }
-    writeln!(out, "\nfiles:")?;
-    for file in &summary.report.files {
-        writeln!(
-            out,
-            "  {:<18} {:>6} concepts {:>7} relations {:>5} attached {:>4} skipped  {}",
-            file.reader,
-            file.concepts,
-            file.relations,
-            file.attached,
-            file.skipped,
-            file.path.display()
-        )?;
-        for error in &file.first_errors {
-            writeln!(out, "      skipped: {error}")?;
-        }
-        if file.duplicate_ids > 0 {
-            writeln!(
-                out,
-                "      {} duplicate ids (merged, the later record winning): {}",
-                file.duplicate_ids,
-                file.first_duplicate_ids.join(", ")
-            )?;
-        }
-        if let Some(failed) = &file.failed {
-            writeln!(out, "      NOT READ: {failed}")?;
-        }
-    }
-    for ignored in &summary.report.ignored {
-        writeln!(
-            out,
-            "  {:<18} {}  ({})",
-            "not read",
-            ignored.path.display(),
-            ignored.reason
-        )?;
-    }
-    writeln!(
-        out,
-        "\nskipped records: {}; duplicate ids: {}; files not read: {}; relations dropped for an unknown end: {}",
-        manifest.skipped_records,
-        summary.report.duplicate_ids(),
-        summary.report.failed_files().count(),
-        manifest.dangling_relations
-    )?;
+    summary.write_text(&mut out)?;
     Ok(())
 }
 
@@ -565,32 +489,18 @@ fn configure(searcher: Searcher, config: &Config) -> Searcher {
 }
 
 /// At most `max` characters, with an ellipsis when cut.
-fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
-    let mode = args
-        .mode
-        .as_deref()
-        .map(|m| {
-            Mode::parse(m).ok_or_else(|| Error::InvalidRequest(format!("--mode {m:?} is not text, vector or hybrid")))
-        })
-        .transpose()?;
     let searcher = open_searcher(config, args.models, SessionPlan::default())?;
     let request = SearchRequest {
         query: args.query,
-        lang: args.lang.as_deref().map(parse_lang).transpose()?,
-        kinds: args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?,
+        lang: args.lang,
+        kinds: args.kind,
         source: args.source,
         isco: args.isco,
         eqf: args.eqf,
         limit: args.limit.unwrap_or(config.search.default_limit),
         offset: args.offset,
-        mode,
+        mode: args.mode,
     };
     let results = searcher.search(&request)?;
     let stdout = std::io::stdout();
@@ -603,52 +513,12 @@ fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
     if let Some(notice) = &results.notice {
         eprintln!("note: {notice}");
     }
-    if results.hits.is_empty() {
-        writeln!(out, "no match")?;
-    }
-    for (rank, hit) in results.hits.iter().enumerate() {
-        let kind = hit.kind.map_or("?", Kind::as_str);
-        writeln!(
-            out,
-            "{:>3}. {:>7.3}  [{kind}/{}] {}  <{}>",
-            rank + 1 + request.offset,
-            hit.score,
-            hit.lang,
-            hit.label,
-            hit.id
-        )?;
-        if let Some(english) = &hit.english_label {
-            writeln!(out, "               en: {english}")?;
-        }
-        let rank_text = |rank: Option<usize>| rank.map_or("-".to_string(), |r| r.to_string());
-        let mut evidence = format!(
-            "               text #{} vector #{}",
-            rank_text(hit.text_rank),
-            rank_text(hit.vector_rank)
-        );
-        if let Some(label) = hit.matched_label.as_ref().filter(|l| **l != hit.label) {
-            let lang = hit.matched_lang.as_deref().unwrap_or("?");
-            evidence.push_str(&format!("  matched [{lang}] {}", shorten(label, 80)));
-        }
-        if let Some(vector) = hit
-            .vector
-            .as_ref()
-            .filter(|v| Some(&v.label) != hit.matched_label.as_ref())
-        {
-            evidence.push_str(&format!(
-                "  vector [{}] {} ({:.3})",
-                vector.lang,
-                shorten(&vector.label, 80),
-                vector.similarity
-            ));
-        }
-        writeln!(out, "{evidence}")?;
-    }
+    results.write_text(&mut out, request.offset)?;
     Ok(())
 }
 
 fn run_show(config: &Config, args: ShowArgs) -> anyhow::Result<()> {
-    let lang = parse_lang(&args.lang)?;
+    let lang = args.lang;
     let opened = OccuIndex::open(&config.index_dir)?;
     let catalog = opened.load_catalog()?;
     let view = search::show(&catalog, &args.id, &lang)?;
@@ -659,48 +529,12 @@ fn run_show(config: &Config, args: ShowArgs) -> anyhow::Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    let fallback = if view.lang != view.requested_lang {
-        format!(" (no {} labels; shown in {})", view.requested_lang, view.lang)
-    } else {
-        String::new()
-    };
-    writeln!(out, "{} [{}] {}{}", view.label, view.kind, view.id, fallback)?;
-    if !view.alternative_labels.is_empty() {
-        writeln!(out, "  also: {}", view.alternative_labels.join("; "))?;
-    }
-    if let Some(description) = &view.description {
-        writeln!(out, "\n{description}")?;
-    }
-    for (title, list) in [
-        ("essential skills", &view.essential_skills),
-        ("optional skills", &view.optional_skills),
-        ("competences", &view.competences),
-        ("broader", &view.broader),
-        ("narrower", &view.narrower),
-        ("covers", &view.covers),
-        ("covered by", &view.covered_by),
-        ("related", &view.related),
-    ] {
-        if list.is_empty() {
-            continue;
-        }
-        writeln!(out, "\n{title} ({}):", list.len())?;
-        for item in list {
-            let level = item.level.map(|l| format!(" (level {l})")).unwrap_or_default();
-            let lang = if item.lang != view.requested_lang {
-                format!(" [{}]", item.lang)
-            } else {
-                String::new()
-            };
-            writeln!(out, "  - {}{lang}{level}  <{}>", item.label, item.id)?;
-        }
-    }
+    view.write_text(&mut out)?;
     Ok(())
 }
 
 fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
-    let mode = eval::Mode::parse(&args.mode)
-        .ok_or_else(|| Error::InvalidRequest(format!("--mode {:?} is not text, vector or hybrid", args.mode)))?;
+    let mode = args.mode;
     let fusion = match args.fusion.as_str() {
         "learned" => Fusion::Learned,
         "rrf" => Fusion::Rrf {
@@ -721,7 +555,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     if args.matching {
         return run_matching(config, &args);
     }
-    let (embedder, cache) = if mode == eval::Mode::Text {
+    let (embedder, cache) = if mode == Mode::Text {
         (None, None)
     } else {
         let models = args.models.clone().unwrap_or_else(|| config.models_dir.clone());
@@ -768,7 +602,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
             corpus: corpus.clone(),
             queries: queries.clone(),
             qrels: qrels.clone(),
-            query_lang: args.query_lang.as_deref().map(parse_lang).transpose()?,
+            query_lang: args.query_lang.clone(),
         }],
         _ => return Err(Error::InvalidRequest("give --corpus, --queries and --qrels, or --melo-dir".into()).into()),
     };
@@ -802,30 +636,7 @@ fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    writeln!(
-        out,
-        "| dataset | queries | corpus | MRR | MAP | S@1 | S@5 | S@10 | R@10 |"
-    )?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
-    let row = |name: &str, queries: String, corpus: String, m: &eval::metrics::QueryMetrics| {
-        format!(
-            "| {name} | {queries} | {corpus} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            m.mrr, m.map, m.success_1, m.success_5, m.success_10, m.recall_10
-        )
-    };
-    for result in &results {
-        writeln!(
-            out,
-            "{}",
-            row(
-                &result.name,
-                result.queries.to_string(),
-                result.corpus.to_string(),
-                &result.metrics
-            )
-        )?;
-    }
-    writeln!(out, "{}", row("**mean**", String::new(), String::new(), &summary.mean))?;
+    eval::write_table(&results, &summary, &mut out)?;
     Ok(())
 }
 
@@ -834,12 +645,7 @@ fn run_matching(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
     let searcher = open_searcher(config, args.models.clone(), SessionPlan::default())?;
     let catalog = searcher.index.load_catalog()?;
     let graph = RelationGraph::new(&catalog);
-    let langs = args
-        .skill_langs
-        .iter()
-        .map(|l| parse_lang(l))
-        .collect::<Result<Vec<_>, _>>()?;
-    let cases = eval::matching::cases(&catalog, &graph, &langs, args.occupations, args.seed);
+    let cases = eval::matching::cases(&catalog, &graph, &args.skill_langs, args.occupations, args.seed);
     let bar = ProgressBar::new(cases.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("cases [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
@@ -1008,8 +814,8 @@ fn print<T: serde::Serialize>(
 }
 
 fn run_match(config: &Config, args: MatchArgs) -> anyhow::Result<()> {
-    let lang = parse_lang(&args.lang)?;
-    let mut kinds: Vec<Kind> = args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?;
+    let lang = args.lang;
+    let mut kinds = args.kind;
     if kinds.is_empty() {
         kinds = vec![Kind::Occupation, Kind::Profile];
     }
@@ -1029,7 +835,7 @@ fn run_match(config: &Config, args: MatchArgs) -> anyhow::Result<()> {
 }
 
 fn run_materials(config: &Config, args: MaterialsArgs) -> anyhow::Result<()> {
-    let lang = parse_lang(&args.lang)?;
+    let lang = args.lang;
     let (searcher, catalog, graph) = open_engine(config, args.models)?;
     if let Some(notice) = searcher.vector_unavailable() {
         eprintln!("note: materials found by relation only ({notice})");
@@ -1046,8 +852,8 @@ fn run_materials(config: &Config, args: MaterialsArgs) -> anyhow::Result<()> {
 }
 
 fn run_similar(config: &Config, args: SimilarArgs) -> anyhow::Result<()> {
-    let lang = parse_lang(&args.lang)?;
-    let kinds: Vec<Kind> = args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?;
+    let lang = args.lang;
+    let kinds = args.kind;
     let to = SimilarTo::from_parts(args.text.as_deref(), args.id.as_deref())?;
     let (searcher, catalog, graph) = open_engine(config, args.models)?;
     let request = SimilarRequest {
@@ -1064,7 +870,7 @@ fn run_similar(config: &Config, args: SimilarArgs) -> anyhow::Result<()> {
 }
 
 fn run_duplicates(config: &Config, args: DuplicatesArgs) -> anyhow::Result<()> {
-    let mut kinds: Vec<Kind> = args.kind.iter().map(|k| parse_kind(k)).collect::<Result<_, _>>()?;
+    let mut kinds = args.kind;
     if kinds.is_empty() {
         kinds = vec![Kind::Profile, Kind::Material];
     }

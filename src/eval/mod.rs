@@ -411,6 +411,36 @@ pub fn summarise(results: &[EvalResult]) -> EvalSummary {
     EvalSummary { datasets, mean }
 }
 
+/// The Markdown table `occusearch eval` prints: one row per dataset of `results`, then the mean
+/// of `summary`.
+pub fn write_table(results: &[EvalResult], summary: &EvalSummary, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "| dataset | queries | corpus | MRR | MAP | S@1 | S@5 | S@10 | R@10 |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    let row = |name: &str, queries: String, corpus: String, m: &QueryMetrics| {
+        format!(
+            "| {name} | {queries} | {corpus} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            m.mrr, m.map, m.success_1, m.success_5, m.success_10, m.recall_10
+        )
+    };
+    for result in results {
+        writeln!(
+            out,
+            "{}",
+            row(
+                &result.name,
+                result.queries.to_string(),
+                result.corpus.to_string(),
+                &result.metrics
+            )
+        )?;
+    }
+    writeln!(out, "{}", row("**mean**", String::new(), String::new(), &summary.mean))?;
+    Ok(())
+}
+
 /// Element ids of the run grouped by the concept they name (`C000123_de_001` → `C000123`).
 pub fn concept_of_element(id: &str) -> &str {
     id.split('_').next().unwrap_or(id)

@@ -17,7 +17,7 @@ pub mod manifest;
 pub mod text;
 pub mod vectors;
 
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -67,6 +67,98 @@ pub struct BuildSummary {
     pub generation: PathBuf,
     pub manifest: Manifest,
     pub report: IngestReport,
+}
+
+impl BuildSummary {
+    /// The report `occusearch index` prints: counts per store, kind and language, relations, and
+    /// what each file gave or why it was skipped.
+    pub fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let manifest = &self.manifest;
+        writeln!(
+            out,
+            "index {} ({} concepts, {} text documents) in {:.1} s",
+            self.generation.display(),
+            manifest.concepts,
+            manifest.text.documents,
+            manifest.build_seconds
+        )?;
+        let spaces = [
+            ("vectors", &manifest.vectors),
+            ("job-title vectors", &manifest.title_vectors),
+        ];
+        for (name, built) in spaces {
+            match built {
+                Some(v) => writeln!(
+                    out,
+                    "{name}: {} ({} concepts, {}, scope {:?}, {}; {} embedded now, the rest from the cache, {:.1} s)",
+                    v.vectors,
+                    v.concepts,
+                    v.model_id,
+                    v.scope,
+                    if v.graph { "HNSW graph" } else { "exact scan" },
+                    v.embedded_now,
+                    v.embed_seconds
+                )?,
+                None if name == "vectors" => writeln!(out, "vectors: none (text only)")?,
+                None => {}
+            }
+        }
+        writeln!(out, "\nconcepts per kind and language:")?;
+        for (kind, per_lang) in &manifest.counts.per_kind_and_lang {
+            let total = manifest.counts.per_kind.get(kind).copied().unwrap_or_default();
+            let langs: Vec<String> = per_lang.iter().map(|(lang, n)| format!("{lang} {n}")).collect();
+            writeln!(out, "  {:<12} {:>6}  {}", kind.as_str(), total, langs.join(", "))?;
+        }
+        writeln!(out, "\nrelations:")?;
+        for (relation, n) in &manifest.counts.relations {
+            writeln!(out, "  {relation:<24} {n:>7}")?;
+        }
+        writeln!(out, "\nfiles:")?;
+        for file in &self.report.files {
+            writeln!(
+                out,
+                "  {:<18} {:>6} concepts {:>7} relations {:>5} attached {:>4} skipped  {}",
+                file.reader,
+                file.concepts,
+                file.relations,
+                file.attached,
+                file.skipped,
+                file.path.display()
+            )?;
+            for error in &file.first_errors {
+                writeln!(out, "      skipped: {error}")?;
+            }
+            if file.duplicate_ids > 0 {
+                writeln!(
+                    out,
+                    "      {} duplicate ids (merged, the later record winning): {}",
+                    file.duplicate_ids,
+                    file.first_duplicate_ids.join(", ")
+                )?;
+            }
+            if let Some(failed) = &file.failed {
+                writeln!(out, "      NOT READ: {failed}")?;
+            }
+        }
+        for ignored in &self.report.ignored {
+            writeln!(
+                out,
+                "  {:<18} {}  ({})",
+                "not read",
+                ignored.path.display(),
+                ignored.reason
+            )?;
+        }
+        writeln!(
+            out,
+            "\nskipped records: {}; duplicate ids: {}; files not read: {}; relations dropped for an unknown end: {}",
+            manifest.skipped_records,
+            self.report.duplicate_ids(),
+            self.report.failed_files().count(),
+            manifest.dangling_relations
+        )?;
+        Ok(())
+    }
 }
 
 fn unix_now() -> u64 {
@@ -306,17 +398,28 @@ fn write_vectors(
     progress: &dyn BuildProgress,
 ) -> Result<(VectorManifest, Option<VectorManifest>)> {
     let planned = vectors::plan(catalog, build.scope);
+    let general_model = build.models.of(VectorSpace::General);
+    if !build.models.is_split() {
+        let general = embed_store(
+            dir,
+            vectors::VECTORS_DIR,
+            &planned,
+            general_model.as_ref(),
+            build,
+            progress,
+        )?;
+        return Ok((general, None));
+    }
+    // With a title model the job titles' labels go to their own space, and the general one
+    // keeps what comparing them with the other kinds needs.
     let general = embed_store(
         dir,
         vectors::VECTORS_DIR,
-        &planned,
-        build.models.of(VectorSpace::General).as_ref(),
+        &vectors::general_space(&planned),
+        general_model.as_ref(),
         build,
         progress,
     )?;
-    if !build.models.is_split() {
-        return Ok((general, None));
-    }
     let titles = embed_store(
         dir,
         vectors::TITLE_VECTORS_DIR,

@@ -195,27 +195,64 @@ pub fn plan(catalog: &Catalog, scope: EmbedScope) -> VectorEntries {
 
 /// The job-title space of `planned`: every text of occupations and ISCO groups
 /// ([`VectorSpace::of`]), with its own concept positions, in the same order. An index with a
-/// title model embeds these again beside the whole plan, which the general space keeps (matching
-/// by meaning, `/similar` and duplicates compare job titles with skills and profiles by the
-/// general model).
+/// title model embeds these with it, beside [`general_space`].
 pub fn title_space(planned: &VectorEntries) -> VectorEntries {
-    let mut titles = VectorEntries::default();
+    select(planned, |_, concept| {
+        VectorSpace::of(concept.kind) == VectorSpace::Titles
+    })
+}
+
+/// The general space of an index whose job titles have a model of their own: what the general
+/// model needs to compare job titles with the other kinds (matching by meaning, `/similar`,
+/// duplicates), not a second copy of every title. It keeps every text of the other kinds; of
+/// occupations and ISCO groups, the preferred label in every language and the alternative labels
+/// in the languages the other kinds have labels in (where a skill, profile or material can meet
+/// them). On `../shared/data` that is 219,917 texts instead of 382,621: the alternative labels in
+/// the 17 languages without skills are searched in the title space only.
+pub fn general_space(planned: &VectorEntries) -> VectorEntries {
+    let is_title = |concept: &VectorConcept| VectorSpace::of(concept.kind) == VectorSpace::Titles;
+    let other_kinds_languages: std::collections::HashSet<&str> = planned
+        .entries
+        .iter()
+        .filter(|entry| !is_title(&planned.concepts[entry.concept as usize]))
+        .map(|entry| entry.lang.as_str())
+        .collect();
+    select(planned, |entry, concept| {
+        !is_title(concept)
+            || entry.field == EmbeddedField::Preferred
+            || other_kinds_languages.contains(entry.lang.as_str())
+    })
+}
+
+/// The entries of `planned` that `keep` accepts, each still pointing to its concept, and the
+/// concepts left with an entry, in the same order.
+fn select(planned: &VectorEntries, keep: impl Fn(&VectorEntry, &VectorConcept) -> bool) -> VectorEntries {
+    let kept: Vec<bool> = planned
+        .entries
+        .iter()
+        .map(|entry| keep(entry, &planned.concepts[entry.concept as usize]))
+        .collect();
+    let mut has_entry = vec![false; planned.concepts.len()];
+    for (entry, _) in planned.entries.iter().zip(&kept).filter(|(_, k)| **k) {
+        has_entry[entry.concept as usize] = true;
+    }
+    let mut selected = VectorEntries::default();
     let mut moved: Vec<Option<u32>> = Vec::with_capacity(planned.concepts.len());
-    for concept in &planned.concepts {
-        moved.push((VectorSpace::of(concept.kind) == VectorSpace::Titles).then(|| {
-            titles.concepts.push(concept.clone());
-            titles.concepts.len() as u32 - 1
+    for (concept, has_entry) in planned.concepts.iter().zip(has_entry) {
+        moved.push(has_entry.then(|| {
+            selected.concepts.push(concept.clone());
+            selected.concepts.len() as u32 - 1
         }));
     }
-    for entry in &planned.entries {
+    for (entry, _) in planned.entries.iter().zip(&kept).filter(|(_, k)| **k) {
         if let Some(position) = moved[entry.concept as usize] {
-            titles.entries.push(VectorEntry {
+            selected.entries.push(VectorEntry {
                 concept: position,
                 ..entry.clone()
             });
         }
     }
-    titles
+    selected
 }
 
 /// HNSW parameters, checked before hnsw_rs sees them (it ends the process on some bad values).
@@ -230,6 +267,13 @@ pub struct HnswParams {
     pub max_layers: usize,
     /// Below this many vectors the store scans exactly and builds no graph.
     pub exact_below: usize,
+    /// A filtered search (kinds, facets) scans up to this many kept entries exactly rather than
+    /// walking the graph with the filter: a scan costs ~4 ms per 50,000 entries on 2 cores, while
+    /// hnsw_rs's filtered walk costs far more when the filter keeps a minority (the skills,
+    /// profiles and materials of the default general store, 49,579 of 219,917 entries, 500 of
+    /// them asked: 195 ms mean over the benchmark queries, against ~24 ms for the whole vector
+    /// side with the scan; `cargo bench --bench hybrid_query -- skip-criterion`).
+    pub filtered_scan_max: usize,
 }
 
 impl Default for HnswParams {
@@ -240,6 +284,7 @@ impl Default for HnswParams {
             ef_search: 128,
             max_layers: 16,
             exact_below: 4096,
+            filtered_scan_max: 100_000,
         }
     }
 }
@@ -598,8 +643,14 @@ impl VectorStore {
         self
     }
 
+    /// Whether `kept` entries that pass a filter are better scanned exactly than walked with the
+    /// filter: few enough to scan, or too small a share of the store for the walk to find them.
+    fn scan_rather_than_walk(&self, kept: usize) -> bool {
+        kept <= self.params.filtered_scan_max || kept * 5 < self.len()
+    }
+
     /// The `k` entries nearest to `query` (unit length): HNSW when built, exact otherwise. A filter
-    /// that keeps few entries is answered exactly too, since a filtered graph walk can miss them.
+    /// that keeps few entries is answered exactly too ([`HnswParams::filtered_scan_max`]).
     pub fn search(&self, query: &[f32], k: usize, filter: Option<EntryFilter<'_>>) -> Result<Vec<VectorMatch>> {
         self.check_dimensions(query)?;
         let Some(graph) = &self.graph else {
@@ -609,7 +660,7 @@ impl VectorStore {
             let kept = (0..self.len())
                 .filter(|&entry| self.allowed(entry, Some(filter)))
                 .count();
-            if kept * 5 < self.len() {
+            if self.scan_rather_than_walk(kept) {
                 return Ok(self.exact(query, k, Some(filter)));
             }
         }
@@ -619,9 +670,9 @@ impl VectorStore {
 
     /// As [`VectorStore::search`], among the concepts of `kinds` only (every kind when empty).
     /// The entries of each kind are known, so what a kind filter keeps is not counted by a pass
-    /// over the whole store: a kind with few entries (materials, profiles) is scanned exactly,
-    /// kinds that hold most entries are walked without a filter and the rest dropped, others in
-    /// between by a filtered walk; another `filter` is counted over the kinds' entries only.
+    /// over the whole store: kinds that hold most entries are walked without a filter and the
+    /// rest dropped; others are scanned exactly, or walked with a filter when they are too many
+    /// to scan ([`HnswParams::filtered_scan_max`]); another `filter` is counted over the kinds' entries only.
     pub fn search_kinds(
         &self,
         query: &[f32],
@@ -659,13 +710,10 @@ impl VectorStore {
                 }
                 Ok(self.walk(graph, query, k, Some(&keep as &dyn hnsw_rs::filter::FilterT)))
             }
-            Some(graph) if filter.is_none() && in_kinds * 5 >= self.len() => {
-                Ok(self.walk(graph, query, k, Some(&keep as &dyn hnsw_rs::filter::FilterT)))
-            }
             graph => {
                 let among: Vec<usize> = of_kinds().filter(|&entry| self.allowed(entry, filter)).collect();
                 match graph {
-                    Some(graph) if among.len() * 5 >= self.len() => {
+                    Some(graph) if !self.scan_rather_than_walk(among.len()) => {
                         Ok(self.walk(graph, query, k, Some(&keep as &dyn hnsw_rs::filter::FilterT)))
                     }
                     _ => Ok(self.exact_among(query, k, &among)),
@@ -767,26 +815,28 @@ mod tests {
     }
 
     #[test]
-    fn the_title_space_keeps_each_entry_with_its_concept() {
+    fn each_space_keeps_each_entry_with_its_concept() {
         let mut planned = entries_for(6);
+        let mut add = |concept: u32, lang: &str, field: EmbeddedField, text: &str| {
+            planned.entries.push(VectorEntry {
+                concept,
+                lang: lang.into(),
+                field,
+                text: text.into(),
+            })
+        };
         // Two texts for concept 3 (a skill), one more for concept 4 (an occupation).
-        planned.entries.push(VectorEntry {
-            concept: 3,
-            lang: "de".into(),
-            field: EmbeddedField::Preferred,
-            text: "Etikett 3".into(),
-        });
-        planned.entries.push(VectorEntry {
-            concept: 4,
-            lang: "de".into(),
-            field: EmbeddedField::Alternative,
-            text: "Etikett 4".into(),
-        });
+        add(3, "de", EmbeddedField::Preferred, "Etikett 3");
+        add(4, "de", EmbeddedField::Alternative, "Etikett 4");
+        // An alternative label in a language no skill has: the title space only.
+        add(2, "sv", EmbeddedField::Alternative, "etikett 2");
+        // A preferred label in that language: both spaces.
+        add(4, "sv", EmbeddedField::Preferred, "etikett 4");
         planned.concepts[5].kind = Kind::IscoGroup;
         let titles = title_space(&planned);
-        let general = planned;
+        let general = general_space(&planned);
         let ids = |side: &VectorEntries| side.concepts.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
-        // The general space keeps everything; the job titles are in their own space again.
+        let texts = |side: &VectorEntries| side.entries.iter().map(|e| e.text.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&general), ["c0", "c1", "c2", "c3", "c4", "c5"]);
         assert_eq!(ids(&titles), ["c0", "c2", "c4", "c5"]);
         for side in [&general, &titles] {
@@ -796,8 +846,34 @@ mod tests {
                 assert!(entry.text.ends_with(&concept.id[1..]), "{entry:?} → {concept:?}");
             }
         }
-        assert_eq!(general.entries.len(), 8);
-        assert_eq!(titles.entries.len(), 5);
+        // The general space: every skill text, the titles' texts in the skills' languages (en,
+        // de) and their preferred labels in the others.
+        assert_eq!(
+            texts(&general),
+            [
+                "label 0",
+                "label 1",
+                "label 2",
+                "label 3",
+                "label 4",
+                "label 5",
+                "Etikett 3",
+                "Etikett 4",
+                "etikett 4"
+            ]
+        );
+        assert_eq!(
+            texts(&titles),
+            [
+                "label 0",
+                "label 2",
+                "label 4",
+                "label 5",
+                "Etikett 4",
+                "etikett 2",
+                "etikett 4"
+            ]
+        );
         assert!(titles
             .concepts
             .iter()
@@ -938,13 +1014,20 @@ mod tests {
 
     #[test]
     fn filters_apply_to_graph_and_exact_search() {
+        // Filters kept entries scanned exactly (the default for a store this small), then walked.
+        for filtered_scan_max in [HnswParams::default().filtered_scan_max, 0] {
+            filters_apply(HnswParams {
+                exact_below: 100,
+                filtered_scan_max,
+                ..Default::default()
+            });
+        }
+    }
+
+    fn filters_apply(params: HnswParams) {
         let dir = tempfile::tempdir().unwrap();
         let (count, dimensions) = (2000, 16);
         let vectors = random_unit_vectors(count, dimensions, 3);
-        let params = HnswParams {
-            exact_below: 100,
-            ..Default::default()
-        };
         VectorStore::write(dir.path(), &entries_for(count), &vectors, params).unwrap();
         let store = VectorStore::open(dir.path(), dimensions, count, params).unwrap();
         let skills_only = |_: &VectorEntry, concept: &VectorConcept| concept.kind == Kind::Skill;

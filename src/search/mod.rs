@@ -386,6 +386,64 @@ pub struct SearchResults {
     pub timings: StageTimes,
 }
 
+impl SearchResults {
+    /// The hits as `occusearch search` prints them, ranks counted from `offset + 1`: score, kind,
+    /// label, id, then the evidence (ranks on both sides, the matched label and the nearest
+    /// vector's label when they differ from the shown one).
+    pub fn write_text(&self, out: &mut dyn std::io::Write, offset: usize) -> std::io::Result<()> {
+        if self.hits.is_empty() {
+            writeln!(out, "no match")?;
+        }
+        for (rank, hit) in self.hits.iter().enumerate() {
+            let kind = hit.kind.map_or("?", Kind::as_str);
+            writeln!(
+                out,
+                "{:>3}. {:>7.3}  [{kind}/{}] {}  <{}>",
+                rank + 1 + offset,
+                hit.score,
+                hit.lang,
+                hit.label,
+                hit.id
+            )?;
+            if let Some(english) = &hit.english_label {
+                writeln!(out, "               en: {english}")?;
+            }
+            let rank_text = |rank: Option<usize>| rank.map_or("-".to_string(), |r| r.to_string());
+            let mut evidence = format!(
+                "               text #{} vector #{}",
+                rank_text(hit.text_rank),
+                rank_text(hit.vector_rank)
+            );
+            if let Some(label) = hit.matched_label.as_ref().filter(|l| **l != hit.label) {
+                let lang = hit.matched_lang.as_deref().unwrap_or("?");
+                evidence.push_str(&format!("  matched [{lang}] {}", shorten(label, 80)));
+            }
+            if let Some(vector) = hit
+                .vector
+                .as_ref()
+                .filter(|v| Some(&v.label) != hit.matched_label.as_ref())
+            {
+                evidence.push_str(&format!(
+                    "  vector [{}] {} ({:.3})",
+                    vector.lang,
+                    shorten(&vector.label, 80),
+                    vector.similarity
+                ));
+            }
+            writeln!(out, "{evidence}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 /// Wall-clock time of each stage of one search. The text side runs on its own thread beside the
 /// vector side, so `text` overlaps `embed` + `vector`; with two vector spaces, both spaces' times
 /// are summed although they run side by side.
@@ -946,6 +1004,67 @@ pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_hits_show_rank_from_the_offset_and_the_evidence_that_differs() {
+        let hit = Hit {
+            id: "esco:occupation:1".into(),
+            kind: Some(Kind::Occupation),
+            label: "Krankenpfleger".into(),
+            lang: "de".into(),
+            english_label: Some("nurse responsible for general care".into()),
+            source: "esco".into(),
+            score: 1.5,
+            matched_label: Some("Gesundheits- und Krankenpfleger".into()),
+            matched_lang: Some("de".into()),
+            matched_terms: vec!["krankenpfleger".into()],
+            text_rank: Some(1),
+            text_score: Some(12.0),
+            vector_rank: None,
+            vector: Some(VectorEvidence {
+                label: "Krankenpfleger".repeat(10),
+                lang: "de".into(),
+                field: EmbeddedField::Alternative,
+                similarity: 0.91,
+            }),
+        };
+        let results = SearchResults {
+            hits: vec![hit],
+            mode: Mode::Hybrid,
+            notice: None,
+            candidates: 1,
+            candidate_ids: Vec::new(),
+            timings: StageTimes::default(),
+        };
+        let mut out = Vec::new();
+        results.write_text(&mut out, 10).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            " 11.   1.500  [occupation/de] Krankenpfleger  <esco:occupation:1>"
+        );
+        assert_eq!(lines[1].trim(), "en: nurse responsible for general care");
+        assert!(lines[2]
+            .trim()
+            .starts_with("text #1 vector #-  matched [de] Gesundheits- und Krankenpfleger"));
+        // A long label is cut at 80 characters, whatever their width in bytes.
+        assert!(
+            lines[2].ends_with(&format!("{}… (0.910)", &"Krankenpfleger".repeat(10)[..80])),
+            "{}",
+            lines[2]
+        );
+        let mut out = Vec::new();
+        SearchResults {
+            hits: Vec::new(),
+            ..results
+        }
+        .write_text(&mut out, 0)
+        .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "no match\n");
+        assert_eq!(shorten("Gärtnerin", 3), "Gär…");
+        assert_eq!(shorten("Gärtnerin", 9), "Gärtnerin");
+    }
 
     #[test]
     fn validation_names_the_bad_parameter() {

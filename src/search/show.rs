@@ -65,6 +65,50 @@ pub(crate) fn linked(catalog: &Catalog, id: &ConceptId, lang: &Lang, level: Opti
     })
 }
 
+impl ConceptView {
+    /// The concept as `occusearch show` prints it: label, kind and id (with the language fallen
+    /// back to), alternative labels, description, then each list of related concepts.
+    pub fn write_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let fallback = if self.lang != self.requested_lang {
+            format!(" (no {} labels; shown in {})", self.requested_lang, self.lang)
+        } else {
+            String::new()
+        };
+        writeln!(out, "{} [{}] {}{}", self.label, self.kind, self.id, fallback)?;
+        if !self.alternative_labels.is_empty() {
+            writeln!(out, "  also: {}", self.alternative_labels.join("; "))?;
+        }
+        if let Some(description) = &self.description {
+            writeln!(out, "\n{description}")?;
+        }
+        for (title, list) in [
+            ("essential skills", &self.essential_skills),
+            ("optional skills", &self.optional_skills),
+            ("competences", &self.competences),
+            ("broader", &self.broader),
+            ("narrower", &self.narrower),
+            ("covers", &self.covers),
+            ("covered by", &self.covered_by),
+            ("related", &self.related),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            writeln!(out, "\n{title} ({}):", list.len())?;
+            for item in list {
+                let level = item.level.map(|l| format!(" (level {l})")).unwrap_or_default();
+                let lang = if item.lang != self.requested_lang {
+                    format!(" [{}]", item.lang)
+                } else {
+                    String::new()
+                };
+                writeln!(out, "  - {}{lang}{level}  <{}>", item.label, item.id)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 pub fn show(catalog: &Catalog, id: &str, lang: &Lang) -> Result<ConceptView> {
     let concept = find(catalog, id).ok_or_else(|| Error::NotFound(format!("no concept with id {id:?}")))?;
     let (used, labels) = concept

@@ -48,7 +48,18 @@ fn bad_arguments_exit_2_with_a_clear_message() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--lang \"english\" is not an ISO 639-1 code"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("'--lang <LANG>': \"english\" is not an ISO 639-1 code"),
+        "{stderr}"
+    );
+    // Every closed set is checked when the arguments are parsed, before any index is opened.
+    for (flag, value) in [("--kind", "job"), ("--mode", "semantic")] {
+        let output = occusearch().args(["search", "nurse", flag, value]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("\"{value}\" is not")), "{stderr}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let output = occusearch()
         .args(["search", "nurse", "--index"])

@@ -32,7 +32,10 @@ pub fn title_model() -> &'static FastEmbedder {
 
 /// The default models as the binary loads them: the base model, and the adapted one for job titles.
 pub fn models() -> Embedders {
-    Embedders::split(std::sync::Arc::new(SharedModel), std::sync::Arc::new(SharedTitleModel))
+    Embedders::split(
+        std::sync::Arc::new(SharedEmbedder(model)),
+        std::sync::Arc::new(SharedEmbedder(title_model)),
+    )
 }
 
 #[test]
@@ -203,32 +206,18 @@ pub fn real_model_index(
     (dir, searcher)
 }
 
-/// The shared model behind an `Arc<dyn Embedder>` (the searcher owns its embedder).
-pub struct SharedModel;
+/// One of the process-wide models above behind an `Arc<dyn Embedder>`: a searcher owns its
+/// embedders, and the tests share one loaded copy of each model.
+pub struct SharedEmbedder(pub fn() -> &'static FastEmbedder);
 
-impl Embedder for SharedModel {
+impl Embedder for SharedEmbedder {
     fn model_id(&self) -> &str {
-        model().model_id()
+        (self.0)().model_id()
     }
     fn dimensions(&self) -> usize {
-        model().dimensions()
+        (self.0)().dimensions()
     }
     fn embed(&self, texts: &[&str], kind: TextKind) -> occusearch::Result<Vec<Vec<f32>>> {
-        model().embed(texts, kind)
-    }
-}
-
-/// The shared title model behind an `Arc<dyn Embedder>`.
-pub struct SharedTitleModel;
-
-impl Embedder for SharedTitleModel {
-    fn model_id(&self) -> &str {
-        title_model().model_id()
-    }
-    fn dimensions(&self) -> usize {
-        title_model().dimensions()
-    }
-    fn embed(&self, texts: &[&str], kind: TextKind) -> occusearch::Result<Vec<Vec<f32>>> {
-        title_model().embed(texts, kind)
+        (self.0)().embed(texts, kind)
     }
 }

