@@ -12,6 +12,7 @@ use crate::embed::{Embedder, Embedders, FastEmbedder, ModelPaths, ModelVariant, 
 use crate::error::{Error, Result};
 use crate::index::{FieldWeights, HnswParams};
 use crate::search::Fusion;
+use crate::server::{ConnectionLimits, ServerOptions};
 
 pub const DEFAULT_CONFIG_FILE: &str = "occusearch.toml";
 /// About 1.5 GiB of 384-dimensional vectors: beyond that a cache is a memory leak by another name.
@@ -50,6 +51,115 @@ impl Config {
             plan,
         )?);
         Ok(Embedders::split(general, titles))
+    }
+}
+
+/// The `serve` command's flags as given (seconds as numbers), before they are checked.
+#[derive(Debug, Clone)]
+pub struct ServeFlags {
+    pub timeout_s: u64,
+    pub header_timeout_s: u64,
+    pub max_connections: usize,
+    /// `None`: the number of cores.
+    pub max_heavy: Option<usize>,
+    /// 0: never look for a new generation.
+    pub reload_every_s: u64,
+    pub admin_token_file: Option<PathBuf>,
+    pub cors_origins: Vec<axum::http::HeaderValue>,
+    pub model_sessions: usize,
+    pub model_threads: Option<usize>,
+}
+
+/// What `occusearch serve` runs with, checked once: the service's limits and the model plan.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub options: ServerOptions,
+    pub plan: SessionPlan,
+}
+
+impl ServeConfig {
+    /// Checks the flags (no zero timeouts, limits or sessions) and reads the admin token from
+    /// `--admin-token-file`, else from `admin_token_env` (`OCCUSEARCH_ADMIN_TOKEN`); a blank
+    /// token means none (no admin routes).
+    pub fn from_flags(flags: ServeFlags, admin_token_env: Option<String>) -> Result<ServeConfig> {
+        if flags.timeout_s == 0 || flags.header_timeout_s == 0 {
+            return Err(Error::InvalidRequest(
+                "--timeout and --header-timeout must be at least 1 second".into(),
+            ));
+        }
+        if flags.max_connections == 0 || flags.max_heavy == Some(0) {
+            return Err(Error::InvalidRequest(
+                "--max-connections and --max-heavy must be at least 1".into(),
+            ));
+        }
+        if flags.model_sessions == 0 || flags.model_threads == Some(0) {
+            return Err(Error::InvalidRequest(
+                "--model-sessions and --model-threads must be at least 1".into(),
+            ));
+        }
+        let admin_token = match &flags.admin_token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| Error::Config(format!("cannot read --admin-token-file {}: {e}", path.display())))?,
+            ),
+            None => admin_token_env,
+        }
+        .map(|token| token.trim().to_string())
+        .filter(|token| !token.is_empty());
+        let defaults = ServerOptions::default();
+        let seconds = std::time::Duration::from_secs;
+        Ok(ServeConfig {
+            options: ServerOptions {
+                request_timeout: seconds(flags.timeout_s),
+                max_heavy: flags.max_heavy.unwrap_or(defaults.max_heavy),
+                connections: ConnectionLimits {
+                    header_timeout: seconds(flags.header_timeout_s),
+                    max_connections: flags.max_connections,
+                    ..defaults.connections
+                },
+                reload_every: (flags.reload_every_s > 0).then(|| seconds(flags.reload_every_s)),
+                admin_token,
+                cors_origins: flags.cors_origins,
+                ..defaults
+            },
+            plan: SessionPlan {
+                sessions: flags.model_sessions,
+                threads_per_session: flags.model_threads,
+            },
+        })
+    }
+}
+
+/// The fusions `eval --fusion` can name; their parameters come from their own flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FusionName {
+    Learned,
+    Rrf,
+    Weighted,
+}
+
+impl FusionName {
+    pub fn parse(text: &str) -> Option<FusionName> {
+        match text {
+            "learned" => Some(FusionName::Learned),
+            "rrf" => Some(FusionName::Rrf),
+            "weighted" => Some(FusionName::Weighted),
+            _ => None,
+        }
+    }
+
+    /// The fusion with its parameters: RRF's `k` and vector weight (the text list weighs 1), or
+    /// the weighted blend's vector share.
+    pub fn with(self, rrf_k: f64, vector_weight: f64, vector_ratio: f64) -> Fusion {
+        match self {
+            FusionName::Learned => Fusion::Learned,
+            FusionName::Rrf => Fusion::Rrf {
+                k: rrf_k,
+                text_weight: 1.0,
+                vector_weight,
+            },
+            FusionName::Weighted => Fusion::Weighted { vector_ratio },
+        }
     }
 }
 
@@ -263,6 +373,93 @@ mod tests {
         let mut too_big = config.clone();
         too_big.search.query_cache = MAX_QUERY_CACHE + 1;
         assert!(too_big.validate().is_err());
+    }
+
+    fn serve_flags() -> ServeFlags {
+        ServeFlags {
+            timeout_s: 10,
+            header_timeout_s: 10,
+            max_connections: 1024,
+            max_heavy: None,
+            reload_every_s: 0,
+            admin_token_file: None,
+            cors_origins: Vec::new(),
+            model_sessions: 2,
+            model_threads: Some(1),
+        }
+    }
+
+    #[test]
+    fn serve_flags_are_checked_and_typed_once() {
+        let serve = ServeConfig::from_flags(serve_flags(), Some("  secret\n".into())).unwrap();
+        assert_eq!(serve.options.request_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(serve.options.reload_every, None);
+        assert_eq!(serve.options.admin_token.as_deref(), Some("secret"));
+        assert_eq!(
+            serve.plan,
+            SessionPlan {
+                sessions: 2,
+                threads_per_session: Some(1)
+            }
+        );
+        // A blank token is no token: the admin routes stay closed.
+        let blank = ServeConfig::from_flags(serve_flags(), Some(" ".into())).unwrap();
+        assert_eq!(blank.options.admin_token, None);
+        // The file wins over the environment; a missing file names itself.
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "from-file").unwrap();
+        let with_file = ServeFlags {
+            admin_token_file: Some(file.path().to_path_buf()),
+            ..serve_flags()
+        };
+        let serve = ServeConfig::from_flags(with_file, Some("from-env".into())).unwrap();
+        assert_eq!(serve.options.admin_token.as_deref(), Some("from-file"));
+        let missing = ServeFlags {
+            admin_token_file: Some(PathBuf::from("/nonexistent/token")),
+            ..serve_flags()
+        };
+        let error = ServeConfig::from_flags(missing, None).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/token"), "{error}");
+        for zero in [
+            ServeFlags {
+                timeout_s: 0,
+                ..serve_flags()
+            },
+            ServeFlags {
+                max_heavy: Some(0),
+                ..serve_flags()
+            },
+            ServeFlags {
+                model_sessions: 0,
+                ..serve_flags()
+            },
+        ] {
+            assert!(matches!(
+                ServeConfig::from_flags(zero, None),
+                Err(Error::InvalidRequest(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn fusion_names_parse_and_carry_their_parameters() {
+        assert_eq!(
+            FusionName::parse("learned").map(|f| f.with(60.0, 1.0, 0.8)),
+            Some(Fusion::Learned)
+        );
+        assert_eq!(
+            FusionName::parse("rrf").map(|f| f.with(30.0, 0.5, 0.8)),
+            Some(Fusion::Rrf {
+                k: 30.0,
+                text_weight: 1.0,
+                vector_weight: 0.5
+            })
+        );
+        assert_eq!(
+            FusionName::parse("weighted").map(|f| f.with(60.0, 1.0, 0.7)),
+            Some(Fusion::Weighted { vector_ratio: 0.7 })
+        );
+        assert_eq!(FusionName::parse("linear"), None);
     }
 
     #[test]

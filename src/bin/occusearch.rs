@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use occusearch::config::Config;
+use occusearch::config::{Config, FusionName, ServeConfig, ServeFlags};
 use occusearch::embed::{Embedders, EmbeddingCache, SessionPlan};
 use occusearch::eval;
 use occusearch::index::{self, BuildProgress, EmbedScope, OccuIndex};
@@ -282,8 +282,8 @@ struct EvalArgs {
     #[arg(long, default_value = "hybrid", value_parser = mode_arg)]
     mode: Mode,
     /// Fusion for hybrid: learned (the default of search and serve), rrf or weighted.
-    #[arg(long, default_value = "learned")]
-    fusion: String,
+    #[arg(long, default_value = "learned", value_parser = fusion_arg)]
+    fusion: FusionName,
     /// RRF k.
     #[arg(long, default_value_t = 60.0)]
     rrf_k: f64,
@@ -379,6 +379,10 @@ fn kind_arg(text: &str) -> Result<Kind, String> {
         let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
         format!("{text:?} is not one of {}", known.join(", "))
     })
+}
+
+fn fusion_arg(text: &str) -> Result<FusionName, String> {
+    FusionName::parse(text).ok_or_else(|| format!("{text:?} is not learned, rrf or weighted"))
 }
 
 fn mode_arg(text: &str) -> Result<Mode, String> {
@@ -535,20 +539,7 @@ fn run_show(config: &Config, args: ShowArgs) -> anyhow::Result<()> {
 
 fn run_eval(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let mode = args.mode;
-    let fusion = match args.fusion.as_str() {
-        "learned" => Fusion::Learned,
-        "rrf" => Fusion::Rrf {
-            k: args.rrf_k,
-            text_weight: 1.0,
-            vector_weight: args.vector_weight,
-        },
-        "weighted" => Fusion::Weighted {
-            vector_ratio: args.vector_ratio,
-        },
-        other => {
-            return Err(Error::InvalidRequest(format!("--fusion {other:?} is not learned, rrf or weighted")).into())
-        }
-    };
+    let fusion = args.fusion.with(args.rrf_k, args.vector_weight, args.vector_ratio);
     if let Some(dir) = &args.linking {
         return run_linking(config, &args, dir, mode, fusion);
     }
@@ -707,45 +698,20 @@ fn run_serve(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         println!("{:#}", occusearch::server::openapi_document());
         return Ok(());
     }
-    if args.timeout == 0 || args.header_timeout == 0 {
-        return Err(Error::InvalidRequest("--timeout and --header-timeout must be at least 1 second".into()).into());
-    }
-    if args.max_connections == 0 || args.max_heavy == Some(0) {
-        return Err(Error::InvalidRequest("--max-connections and --max-heavy must be at least 1".into()).into());
-    }
-    let admin_token = match &args.admin_token_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| Error::Config(format!("cannot read --admin-token-file {}: {e}", path.display())))?
-                .trim()
-                .to_string(),
-        ),
-        None => std::env::var("OCCUSEARCH_ADMIN_TOKEN")
-            .ok()
-            .map(|t| t.trim().to_string()),
-    }
-    .filter(|t| !t.is_empty());
-    let defaults = occusearch::server::ServerOptions::default();
-    let options = occusearch::server::ServerOptions {
-        request_timeout: std::time::Duration::from_secs(args.timeout),
-        max_heavy: args.max_heavy.unwrap_or(defaults.max_heavy),
-        connections: occusearch::server::ConnectionLimits {
-            header_timeout: std::time::Duration::from_secs(args.header_timeout),
+    let ServeConfig { options, plan } = ServeConfig::from_flags(
+        ServeFlags {
+            timeout_s: args.timeout,
+            header_timeout_s: args.header_timeout,
             max_connections: args.max_connections,
-            ..defaults.connections
+            max_heavy: args.max_heavy,
+            reload_every_s: args.reload_every,
+            admin_token_file: args.admin_token_file.clone(),
+            cors_origins: args.cors_origins.clone(),
+            model_sessions: args.model_sessions,
+            model_threads: args.model_threads,
         },
-        reload_every: (args.reload_every > 0).then(|| std::time::Duration::from_secs(args.reload_every)),
-        admin_token,
-        cors_origins: args.cors_origins.clone(),
-        ..defaults
-    };
-    if args.model_sessions == 0 || args.model_threads == Some(0) {
-        return Err(Error::InvalidRequest("--model-sessions and --model-threads must be at least 1".into()).into());
-    }
-    let plan = SessionPlan {
-        sessions: args.model_sessions,
-        threads_per_session: args.model_threads,
-    };
+        std::env::var("OCCUSEARCH_ADMIN_TOKEN").ok(),
+    )?;
     let config = config.clone();
     let root = config.index_dir.clone();
     let model_dir = args.models.clone();
