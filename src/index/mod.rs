@@ -398,28 +398,21 @@ fn write_vectors(
     progress: &dyn BuildProgress,
 ) -> Result<(VectorManifest, Option<VectorManifest>)> {
     let planned = vectors::plan(catalog, build.scope);
-    let general_model = build.models.of(VectorSpace::General);
-    if !build.models.is_split() {
-        let general = embed_store(
-            dir,
-            vectors::VECTORS_DIR,
-            &planned,
-            general_model.as_ref(),
-            build,
-            progress,
-        )?;
-        return Ok((general, None));
-    }
+    let split = build.models.is_split();
     // With a title model the job titles' labels go to their own space, and the general one
-    // keeps what comparing them with the other kinds needs.
+    // keeps what comparing them with the other kinds needs; with one model it holds everything.
+    let trimmed = split.then(|| vectors::general_space(&planned));
     let general = embed_store(
         dir,
         vectors::VECTORS_DIR,
-        &vectors::general_space(&planned),
-        general_model.as_ref(),
+        trimmed.as_ref().unwrap_or(&planned),
+        build.models.of(VectorSpace::General).as_ref(),
         build,
         progress,
     )?;
+    if !split {
+        return Ok((general, None));
+    }
     let titles = embed_store(
         dir,
         vectors::TITLE_VECTORS_DIR,

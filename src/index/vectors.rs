@@ -197,9 +197,12 @@ pub fn plan(catalog: &Catalog, scope: EmbedScope) -> VectorEntries {
 /// ([`VectorSpace::of`]), with its own concept positions, in the same order. An index with a
 /// title model embeds these with it, beside [`general_space`].
 pub fn title_space(planned: &VectorEntries) -> VectorEntries {
-    select(planned, |_, concept| {
-        VectorSpace::of(concept.kind) == VectorSpace::Titles
-    })
+    select(planned, |_, concept| is_title(concept))
+}
+
+/// Whether a concept is a job title (occupation or ISCO group), answered from the title space.
+fn is_title(concept: &VectorConcept) -> bool {
+    VectorSpace::of(concept.kind) == VectorSpace::Titles
 }
 
 /// The general space of an index whose job titles have a model of their own: what the general
@@ -210,7 +213,6 @@ pub fn title_space(planned: &VectorEntries) -> VectorEntries {
 /// them). On `../shared/data` that is 219,917 texts instead of 382,621: the alternative labels in
 /// the 17 languages without skills are searched in the title space only.
 pub fn general_space(planned: &VectorEntries) -> VectorEntries {
-    let is_title = |concept: &VectorConcept| VectorSpace::of(concept.kind) == VectorSpace::Titles;
     let other_kinds_languages: std::collections::HashSet<&str> = planned
         .entries
         .iter()
