@@ -6,7 +6,9 @@
 //! clients written here (no load tool to install). Queries are real national job titles, the
 //! MELO dev queries in `../shared/eval/melo-dev` (or OCCUSEARCH_BENCH_QUERIES), shuffled with a
 //! fixed seed, so every "distinct" request embeds a query the server has not seen; "repeated"
-//! phases replay queries already asked, which the server's query-vector cache answers.
+//! phases replay queries already asked, which the server's query-vector cache answers. "hybrid"
+//! phases search every kind (both models embed the query); "job-title" phases ask for
+//! occupations and ISCO groups, as the product benchmark does (one model).
 //! Clients and server share the machine's cores, as they would on one host.
 
 mod common;
@@ -193,6 +195,17 @@ fn search_paths(queries: &[String]) -> Arc<Vec<String>> {
     )
 }
 
+/// The product's job-title search (the product benchmark's request): occupations and ISCO
+/// groups only, so one model embeds the query.
+fn title_paths(queries: &[String]) -> Arc<Vec<String>> {
+    Arc::new(
+        queries
+            .iter()
+            .map(|q| format!("/search?q={}&kind=occupation,isco-group&limit=10", encode(q)))
+            .collect(),
+    )
+}
+
 /// What a user types, keystroke by keystroke: every prefix of the first word(s) from 1 to 12
 /// characters.
 fn suggest_paths(queries: &[String]) -> Arc<Vec<String>> {
@@ -228,7 +241,7 @@ fn main() {
         "OCCUSEARCH_BENCH_QUERIES",
         "../shared/eval/melo-dev",
     ));
-    let needed = 20 + ONE_CLIENT_REQUESTS + CONCURRENT_REQUESTS;
+    let needed = 20 + 2 * (ONE_CLIENT_REQUESTS + CONCURRENT_REQUESTS);
     assert!(queries.len() >= needed, "{} queries, {needed} needed", queries.len());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -250,7 +263,9 @@ fn main() {
         );
         let (warm_up, rest) = queries.split_at(20);
         let (one_client, rest) = rest.split_at(ONE_CLIENT_REQUESTS);
-        let concurrent = &rest[..CONCURRENT_REQUESTS];
+        let (concurrent, rest) = rest.split_at(CONCURRENT_REQUESTS);
+        let (titles_one_client, rest) = rest.split_at(ONE_CLIENT_REQUESTS);
+        let titles_concurrent = &rest[..CONCURRENT_REQUESTS];
         drive(address, search_paths(warm_up), 1).await;
 
         drive(address, search_paths(one_client), 1)
@@ -266,6 +281,12 @@ fn main() {
         drive(address, search_paths(&repeated), CONCURRENT_CLIENTS)
             .await
             .report("hybrid /search, repeated queries (cached)", CONCURRENT_CLIENTS);
+        drive(address, title_paths(titles_one_client), 1)
+            .await
+            .report("job-title /search, distinct queries", 1);
+        drive(address, title_paths(titles_concurrent), CONCURRENT_CLIENTS)
+            .await
+            .report("job-title /search, distinct queries", CONCURRENT_CLIENTS);
         let typed = suggest_paths(&one_client[..100]);
         drive(address, typed.clone(), 1)
             .await

@@ -66,8 +66,9 @@ pub struct ServeFlags {
     pub reload_every_s: u64,
     pub admin_token_file: Option<PathBuf>,
     pub cors_origins: Vec<axum::http::HeaderValue>,
-    pub model_sessions: usize,
-    pub model_threads: Option<usize>,
+    /// `None`: one per core.
+    pub model_sessions: Option<usize>,
+    pub model_threads: usize,
 }
 
 /// What `occusearch serve` runs with, checked once: the service's limits and the model plan.
@@ -92,7 +93,7 @@ impl ServeConfig {
                 "--max-connections and --max-heavy must be at least 1".into(),
             ));
         }
-        if flags.model_sessions == 0 || flags.model_threads == Some(0) {
+        if flags.model_sessions == Some(0) || flags.model_threads == 0 {
             return Err(Error::InvalidRequest(
                 "--model-sessions and --model-threads must be at least 1".into(),
             ));
@@ -123,8 +124,8 @@ impl ServeConfig {
                 ..defaults
             },
             plan: SessionPlan {
-                sessions: flags.model_sessions,
-                threads_per_session: flags.model_threads,
+                sessions: flags.model_sessions.unwrap_or(SessionPlan::per_core().sessions),
+                threads_per_session: Some(flags.model_threads),
             },
         })
     }
@@ -384,8 +385,8 @@ mod tests {
             reload_every_s: 0,
             admin_token_file: None,
             cors_origins: Vec::new(),
-            model_sessions: 2,
-            model_threads: Some(1),
+            model_sessions: Some(2),
+            model_threads: 1,
         }
     }
 
@@ -402,6 +403,16 @@ mod tests {
                 threads_per_session: Some(1)
             }
         );
+        // Without --model-sessions: one single-threaded session per core.
+        let per_core = ServeFlags {
+            model_sessions: None,
+            ..serve_flags()
+        };
+        assert_eq!(
+            ServeConfig::from_flags(per_core, None).unwrap().plan,
+            SessionPlan::per_core()
+        );
+        assert_eq!(SessionPlan::per_core().threads_per_session, Some(1));
         // A blank token is no token: the admin routes stay closed.
         let blank = ServeConfig::from_flags(serve_flags(), Some(" ".into())).unwrap();
         assert_eq!(blank.options.admin_token, None);
@@ -430,7 +441,11 @@ mod tests {
                 ..serve_flags()
             },
             ServeFlags {
-                model_sessions: 0,
+                model_sessions: Some(0),
+                ..serve_flags()
+            },
+            ServeFlags {
+                model_threads: 0,
                 ..serve_flags()
             },
         ] {

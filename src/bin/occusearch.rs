@@ -210,14 +210,14 @@ struct ServeArgs {
     /// without a token the admin routes do not exist.
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
-    /// Model sessions answering query embeddings in parallel. 1 (with every core) gives the
-    /// lowest latency per query; 2 sessions of 1 thread give ~40 % more throughput for unseen
-    /// queries under concurrent load on 2 cores, at ~3 ms more per query (README, Benchmarks).
-    #[arg(long, default_value_t = 1, env = "OCCUSEARCH_MODEL_SESSIONS")]
-    model_sessions: usize,
-    /// ONNX Runtime threads per model session [default: every core].
-    #[arg(long, env = "OCCUSEARCH_MODEL_THREADS")]
-    model_threads: Option<usize>,
+    /// Model sessions answering query embeddings in parallel, per model [default: one per
+    /// core]. With one thread each they beat one session spanning every core both in latency and
+    /// in throughput (README, Benchmarks).
+    #[arg(long, env = "OCCUSEARCH_MODEL_SESSIONS")]
+    model_sessions: Option<usize>,
+    /// ONNX Runtime threads per model session.
+    #[arg(long, default_value_t = 1, env = "OCCUSEARCH_MODEL_THREADS")]
+    model_threads: usize,
     /// Print the OpenAPI 3 document of the API (as GET /openapi.json serves it) and exit.
     #[arg(long)]
     openapi: bool,

@@ -183,9 +183,8 @@ fn init_runtime(path: &Path) -> Result<()> {
 }
 
 /// The real model, run by fastembed on ONNX Runtime. A session needs `&mut`, so each sits behind
-/// a mutex. One session using every core suits batch embedding (index builds); a server answers
-/// many short queries at once, where several sessions with fewer threads each keep the cores
-/// busy instead of queueing on one lock ([`SessionPlan`]).
+/// a mutex. By default one single-threaded session per core ([`SessionPlan`]): batches from
+/// parallel callers keep every core busy, and concurrent queries do not queue on one lock.
 pub struct FastEmbedder {
     sessions: Vec<Mutex<fastembed::TextEmbedding>>,
     next: AtomicUsize,
@@ -202,7 +201,10 @@ pub struct SessionPlan {
 
 impl SessionPlan {
     /// One single-threaded session per core: the fastest for many short texts embedded from
-    /// parallel callers (index builds, evaluations), measured in the README.
+    /// parallel callers (index builds, evaluations) and for the server, one query at a time
+    /// included (README, Benchmarks): a session whose threads span every core contends with the
+    /// text side and with the other space's model, which run beside it, and ONNX Runtime's idle
+    /// threads spin.
     pub fn per_core() -> SessionPlan {
         SessionPlan {
             sessions: std::thread::available_parallelism().map_or(1, usize::from),
@@ -212,17 +214,14 @@ impl SessionPlan {
 }
 
 impl Default for SessionPlan {
-    /// One session on every core: the fastest for batches and for one query at a time.
+    /// [`SessionPlan::per_core`].
     fn default() -> Self {
-        SessionPlan {
-            sessions: 1,
-            threads_per_session: None,
-        }
+        SessionPlan::per_core()
     }
 }
 
 impl FastEmbedder {
-    /// Loads the offline model from `paths` (no network): one session on every core.
+    /// Loads the offline model from `paths` (no network): one single-threaded session per core.
     pub fn load(paths: &ModelPaths) -> Result<FastEmbedder> {
         FastEmbedder::load_with(paths, SessionPlan::default())
     }
