@@ -362,6 +362,8 @@ pub struct Searcher {
     pub fusion: Fusion,
     /// Recent query vectors, one cache per vector space (their models differ).
     query_caches: [QueryCache; 2],
+    /// Cores of this machine: whether the text side's explanation can run beside the models.
+    cores: usize,
 }
 
 /// Query vectors kept in memory by default (1.5 KiB each with 384 dimensions: about 6 MiB).
@@ -455,7 +457,8 @@ pub struct StageTimes {
     pub embed: Duration,
     /// Vector candidates: graph walk or scan, labels folded to concepts.
     pub vector: Duration,
-    /// Which label of each text candidate matched which query words, and its trigram closeness.
+    /// Which label of each text candidate matched which query words, and its trigram closeness
+    /// (on the text side's thread, beside the vector side), then the vector candidates' closeness.
     pub explain: Duration,
     /// Fusion features and the ranking.
     pub fusion: Duration,
@@ -510,6 +513,7 @@ impl Searcher {
                 QueryCache::new(DEFAULT_QUERY_CACHE),
                 QueryCache::new(DEFAULT_QUERY_CACHE),
             ],
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
         })
     }
 
@@ -612,21 +616,19 @@ impl Searcher {
         // The two sides are independent: the text side runs on a scoped thread while the model
         // embeds the query, which is most of a hybrid query's time. Not on rayon: the caller may
         // be a blocking-pool thread, and the model's lock must not park rayon's workers.
-        let vector_side = || -> Result<(Vec<VectorCandidate>, StageTimes)> {
-            if mode == Mode::Text {
-                return Ok((Vec::new(), StageTimes::default()));
-            }
-            // Each store searched with the query embedded by its own model, for the kinds it
-            // holds; both lists are on the base model's scale ([`SimilarityScale`]), so they merge
-            // by similarity.
-            let asked: &[Kind] = if request.kinds.is_empty() {
-                &Kind::ALL
-            } else {
-                &request.kinds
-            };
-            // Each kind is answered by its own space: the general store also holds the job
-            // titles (for matching by meaning), which are searched in theirs.
-            let searches: Vec<(VectorSpace, &VectorStore, Vec<Kind>)> = self
+        // Each store searched with the query embedded by its own model, for the kinds it holds;
+        // both lists are on the base model's scale ([`SimilarityScale`]), so they merge by
+        // similarity.
+        let asked: &[Kind] = if request.kinds.is_empty() {
+            &Kind::ALL
+        } else {
+            &request.kinds
+        };
+        // Each kind is answered by its own space: the general store also holds the job titles
+        // (for matching by meaning), which are searched in theirs.
+        let searches: Vec<(VectorSpace, &VectorStore, Vec<Kind>)> = match mode {
+            Mode::Text => Vec::new(),
+            _ => self
                 .index
                 .vector_stores()
                 .filter_map(|(space, store)| {
@@ -644,7 +646,12 @@ impl Searcher {
                         _ => Some((space, store, kinds)),
                     }
                 })
-                .collect();
+                .collect(),
+        };
+        let vector_side = || -> Result<(Vec<VectorCandidate>, StageTimes)> {
+            if searches.is_empty() {
+                return Ok((Vec::new(), StageTimes::default()));
+            }
             // One space's candidates, with the time its model and its store took.
             let search_in = |(space, store, kinds): &(VectorSpace, &VectorStore, Vec<Kind>)| {
                 let started = Instant::now();
@@ -680,15 +687,27 @@ impl Searcher {
             found.truncate(depth);
             Ok((found, times))
         };
+        // Which label of each text candidate matched which query words: evidence for the learned
+        // fusion and the explanation shown with a hit. On the text side's thread, while the
+        // models embed the query, when a core is free for it (one model on two cores); with every
+        // core embedding, after them: measured slower beside them (README, Benchmarks).
+        let explain_beside = searches.len() < self.cores;
+        let explain = |found: &[TextHit]| {
+            let mut matcher = LabelMatcher::new(&request.query, &words);
+            found.iter().map(|h| matcher.explain(h)).collect::<Vec<Explanation>>()
+        };
         let text_side = || {
             let started = Instant::now();
             let found = text_candidates(&self.index, request, &words, &self.weights, depth)?;
-            Ok::<_, Error>((found, started.elapsed()))
+            let searched = started.elapsed();
+            let explanations = explain_beside.then(|| explain(&found));
+            Ok::<_, Error>((found, explanations, searched, started.elapsed() - searched))
         };
         let nothing = || Ok((Vec::new(), StageTimes::default()));
+        let no_text = || Ok((Vec::new(), Some(Vec::new()), Duration::ZERO, Duration::ZERO));
         let (text, vector) = match mode {
             Mode::Text => (text_side(), nothing()),
-            Mode::Vector => (Ok((Vec::new(), Duration::ZERO)), vector_side()),
+            Mode::Vector => (no_text(), vector_side()),
             Mode::Hybrid => std::thread::scope(|scope| {
                 let text = scope.spawn(text_side);
                 let vector = vector_side();
@@ -698,19 +717,16 @@ impl Searcher {
                 (text, vector)
             }),
         };
-        let ((text, text_time), (vector, mut times)) = (text?, vector?);
+        let ((text, explanations, text_time, explain_time), (vector, mut times)) = (text?, vector?);
         times.text = text_time;
-        // Which label each text hit matched, on which words: evidence for the learned fusion and
-        // the explanation shown with a hit.
         let started = Instant::now();
-        let mut matcher = LabelMatcher::new(&request.query, &words);
-        let explanations: Vec<Explanation> = text.iter().map(|h| matcher.explain(h)).collect();
-        let query_grams = matcher.query_grams;
+        let explanations = explanations.unwrap_or_else(|| explain(&text));
+        let query_grams = ranker::trigrams(&normalised(&request.query));
         let vector_dice: Vec<f64> = vector
             .iter()
             .map(|c| closeness(&query_grams, &c.evidence.label))
             .collect();
-        times.explain = started.elapsed();
+        times.explain = explain_time + started.elapsed();
         Ok(Retrieved {
             mode,
             notice,

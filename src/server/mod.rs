@@ -10,13 +10,13 @@
 mod conn;
 pub mod dto;
 pub mod error;
+mod facets;
 mod openapi;
 mod web;
 
 pub use conn::ConnectionLimits;
 pub use openapi::document as openapi_document;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -42,7 +42,7 @@ use crate::search::matching::{self, MatchQuery, MaterialsRequest, RelationGraph}
 use crate::search::similar::{self, SimilarRequest, SimilarTo};
 use crate::search::suggest::Suggester;
 use crate::search::{self, Mode, SearchRequest, Searcher};
-use crate::types::{ConceptId, Deadline, Kind};
+use crate::types::{Deadline, Kind};
 use dto::*;
 use error::{code_for_status, ApiError};
 
@@ -99,6 +99,7 @@ pub struct Loaded {
     pub catalog: Catalog,
     pub graph: RelationGraph,
     pub suggester: Suggester,
+    facets: facets::FacetIndex,
     /// Serialised duplicates answers: they depend only on the generation and the parameters.
     /// `get_or_insert_with` computes each once even when many ask at the same time.
     duplicates: quick_cache::sync::Cache<DuplicatesKey, Bytes>,
@@ -110,11 +111,13 @@ impl Loaded {
         let catalog = searcher.index.load_catalog()?;
         let graph = RelationGraph::new(&catalog);
         let suggester = Suggester::new(&catalog);
+        let facets = facets::FacetIndex::new(&catalog);
         Ok(Loaded {
             searcher,
             catalog,
             graph,
             suggester,
+            facets,
             duplicates: quick_cache::sync::Cache::new(DUPLICATES_CACHED),
         })
     }
@@ -502,28 +505,6 @@ async fn openapi_handler() -> Json<serde_json::Value> {
     Json(openapi::document())
 }
 
-fn facets(loaded: &Loaded, ids: &[String]) -> Facets {
-    let mut facets = Facets::default();
-    let count = |map: &mut BTreeMap<String, usize>, key: String| *map.entry(key).or_default() += 1;
-    for id in ids {
-        let Some(concept) = loaded.catalog.concepts.get(&ConceptId::new(id.as_str())) else {
-            continue;
-        };
-        count(&mut facets.kind, concept.kind.as_str().to_string());
-        count(&mut facets.source, concept.source.clone());
-        for lang in concept.labels.keys() {
-            count(&mut facets.lang, lang.as_str().to_string());
-        }
-        if let Some(major) = concept.attributes.isco_code.as_deref().and_then(|c| c.get(..1)) {
-            count(&mut facets.isco_major, major.to_string());
-        }
-        for level in &concept.attributes.eqf_levels {
-            count(&mut facets.eqf, level.to_string());
-        }
-    }
-    facets
-}
-
 async fn search_handler(
     State(state): State<Shared>,
     params: std::result::Result<Query<SearchParams>, QueryRejection>,
@@ -557,7 +538,7 @@ async fn search_handler(
             total: results.candidates,
             offset: request.offset,
             limit: request.limit,
-            facets: facets(loaded, &results.candidate_ids),
+            facets: loaded.facets.count(&results.candidate_ids),
             hits: results.hits,
         }))
     })
