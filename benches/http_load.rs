@@ -186,25 +186,19 @@ async fn drive(address: std::net::SocketAddr, paths: Arc<Vec<String>>, clients: 
     phase
 }
 
-fn search_paths(queries: &[String]) -> Arc<Vec<String>> {
+/// `/search` for each query with `parameters` appended: `EVERY_KIND` (both models embed the query)
+/// or `JOB_TITLES`, the product benchmark's request (occupations and ISCO groups: one model).
+fn search_paths(queries: &[String], parameters: &str) -> Arc<Vec<String>> {
     Arc::new(
         queries
             .iter()
-            .map(|q| format!("/search?q={}&mode=hybrid&limit=10", encode(q)))
+            .map(|q| format!("/search?q={}&{parameters}", encode(q)))
             .collect(),
     )
 }
 
-/// The product's job-title search (the product benchmark's request): occupations and ISCO
-/// groups only, so one model embeds the query.
-fn title_paths(queries: &[String]) -> Arc<Vec<String>> {
-    Arc::new(
-        queries
-            .iter()
-            .map(|q| format!("/search?q={}&kind=occupation,isco-group&limit=10", encode(q)))
-            .collect(),
-    )
-}
+const EVERY_KIND: &str = "mode=hybrid&limit=10";
+const JOB_TITLES: &str = "kind=occupation,isco-group&limit=10";
 
 /// What a user types, keystroke by keystroke: every prefix of the first word(s) from 1 to 12
 /// characters.
@@ -266,25 +260,25 @@ fn main() {
         let (concurrent, rest) = rest.split_at(CONCURRENT_REQUESTS);
         let (titles_one_client, rest) = rest.split_at(ONE_CLIENT_REQUESTS);
         let titles_concurrent = &rest[..CONCURRENT_REQUESTS];
-        drive(address, search_paths(warm_up), 1).await;
+        drive(address, search_paths(warm_up, EVERY_KIND), 1).await;
 
-        drive(address, search_paths(one_client), 1)
+        drive(address, search_paths(one_client, EVERY_KIND), 1)
             .await
             .report("hybrid /search, distinct queries", 1);
-        drive(address, search_paths(one_client), 1)
+        drive(address, search_paths(one_client, EVERY_KIND), 1)
             .await
             .report("hybrid /search, repeated queries (cached)", 1);
-        drive(address, search_paths(concurrent), CONCURRENT_CLIENTS)
+        drive(address, search_paths(concurrent, EVERY_KIND), CONCURRENT_CLIENTS)
             .await
             .report("hybrid /search, distinct queries", CONCURRENT_CLIENTS);
         let repeated: Vec<String> = concurrent.iter().chain(concurrent).cloned().collect();
-        drive(address, search_paths(&repeated), CONCURRENT_CLIENTS)
+        drive(address, search_paths(&repeated, EVERY_KIND), CONCURRENT_CLIENTS)
             .await
             .report("hybrid /search, repeated queries (cached)", CONCURRENT_CLIENTS);
-        drive(address, title_paths(titles_one_client), 1)
+        drive(address, search_paths(titles_one_client, JOB_TITLES), 1)
             .await
             .report("job-title /search, distinct queries", 1);
-        drive(address, title_paths(titles_concurrent), CONCURRENT_CLIENTS)
+        drive(address, search_paths(titles_concurrent, JOB_TITLES), CONCURRENT_CLIENTS)
             .await
             .report("job-title /search, distinct queries", CONCURRENT_CLIENTS);
         let typed = suggest_paths(&one_client[..100]);
