@@ -377,6 +377,13 @@ struct ScanCodes {
     scales: Vec<f32>,
 }
 
+/// Whether kinds holding `part` of a store's `whole` entries are most of it: then a search for
+/// them walks the graph without a filter (and drops the other kinds after); a smaller part is
+/// scanned, so its entries get int8 codes ([`ScanCodes`]).
+fn most_of(part: usize, whole: usize) -> bool {
+    part * 2 >= whole
+}
+
 /// A scan this long or longer uses the int8 codes when every entry it reads has one.
 const CODED_SCAN_MIN: usize = 4096;
 
@@ -571,7 +578,7 @@ impl VectorStore {
         let scanned: Vec<usize> = match graph {
             Some(_) => kind_entries
                 .values()
-                .filter(|list| list.len() * 2 < count)
+                .filter(|list| !most_of(list.len(), count))
                 .flatten()
                 .copied()
                 .collect(),
@@ -815,7 +822,7 @@ impl VectorStore {
             // Most of the store (occupations and ISCO groups hold 87 % of the default one): a
             // plain walk for proportionally more entries, the other kinds dropped after. hnsw_rs's
             // filtered walk costs ~6x a plain one here (5.9 ms against 0.9 ms for 200 entries).
-            Some(graph) if filter.is_none() && in_kinds * 2 >= self.len() => {
+            Some(graph) if filter.is_none() && most_of(in_kinds, self.len()) => {
                 let share = in_kinds as f64 / self.len() as f64;
                 let wanted = ((k as f64 / share) * 1.25).ceil() as usize;
                 let mut found = self.walk(graph, query, wanted, None);

@@ -165,7 +165,8 @@ struct Explanation {
 /// labels repeat the same words (a hundred candidates hold about a thousand labels).
 struct LabelMatcher<'q, 't> {
     words: &'q [QueryWord],
-    query_grams: Vec<[char; 3]>,
+    /// The query's trigrams ([`ranker::trigrams`] of the [`normalised`] query).
+    query_grams: &'q [[char; 3]],
     /// Each word seen, folded, with the trigrams of the folded word.
     folded: HashMap<&'t str, (String, Vec<[char; 3]>)>,
     /// Per language: its analyzer and the stems of the words it has seen.
@@ -173,10 +174,10 @@ struct LabelMatcher<'q, 't> {
 }
 
 impl<'q, 't> LabelMatcher<'q, 't> {
-    fn new(query: &str, words: &'q [QueryWord]) -> LabelMatcher<'q, 't> {
+    fn new(query_grams: &'q [[char; 3]], words: &'q [QueryWord]) -> LabelMatcher<'q, 't> {
         LabelMatcher {
             words,
-            query_grams: ranker::trigrams(&normalised(query)),
+            query_grams,
             folded: HashMap::new(),
             stemmed: HashMap::new(),
         }
@@ -211,7 +212,7 @@ impl<'q, 't> LabelMatcher<'q, 't> {
                 grams.extend_from_slice(word_grams);
             }
             grams.sort_unstable();
-            best_dice = best_dice.max(ranker::trigram_dice(&self.query_grams, &grams));
+            best_dice = best_dice.max(ranker::trigram_dice(self.query_grams, &grams));
             let Some((analyzer, stems)) = analysis.as_mut() else {
                 continue;
             };
@@ -692,8 +693,9 @@ impl Searcher {
         // models embed the query, when a core is free for it (one model on two cores); with every
         // core embedding, after them: measured slower beside them (README, Benchmarks).
         let explain_beside = searches.len() < self.cores;
+        let query_grams = ranker::trigrams(&normalised(&request.query));
         let explain = |found: &[TextHit]| {
-            let mut matcher = LabelMatcher::new(&request.query, &words);
+            let mut matcher = LabelMatcher::new(&query_grams, &words);
             found.iter().map(|h| matcher.explain(h)).collect::<Vec<Explanation>>()
         };
         let text_side = || {
@@ -721,7 +723,6 @@ impl Searcher {
         times.text = text_time;
         let started = Instant::now();
         let explanations = explanations.unwrap_or_else(|| explain(&text));
-        let query_grams = ranker::trigrams(&normalised(&request.query));
         let vector_dice: Vec<f64> = vector
             .iter()
             .map(|c| closeness(&query_grams, &c.evidence.label))
@@ -984,7 +985,8 @@ pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights
     request.validate()?;
     let words = analyze_query(&request.query, request.lang.as_ref());
     let text = text_candidates(index, request, &words, weights, request.offset + request.limit)?;
-    let mut matcher = LabelMatcher::new(&request.query, &words);
+    let query_grams = ranker::trigrams(&normalised(&request.query));
+    let mut matcher = LabelMatcher::new(&query_grams, &words);
     let explanations: Vec<Explanation> = text.iter().skip(request.offset).map(|d| matcher.explain(d)).collect();
     Ok(text
         .into_iter()
