@@ -13,7 +13,6 @@ from tokenizers import Tokenizer
 model = sys.argv[1]
 batches = [int(b) for b in sys.argv[2:]] or [16, 64]
 data = os.environ.get('OCCUSEARCH_DATA', os.path.join(os.path.dirname(__file__), '../../../shared/data'))
-labels = []
 with gzip.open(f'{data}/esco/multilingual/occupation_labels.tsv.gz', 'rt') as f:
     next(f)
     labels = [line.split('\t')[4].lower() for line in f]
