@@ -4,26 +4,19 @@
 # ../shared/data/esco/multilingual/occupation_labels.tsv.gz, seeded; "query: " prefix as the engine.
 # Needs numpy, onnxruntime, tokenizers (the setup venv's versions). Example:
 #   python scripts/models/bench_embed.py models/me5s-esco-int8 16 32 64
-import gzip, os, random, sys, time
+import sys
+import time
 
 import numpy as np
-import onnxruntime as ort
-from tokenizers import Tokenizer
+
+from ort_probe import occupation_labels, session as open_session
 
 model = sys.argv[1]
 batches = [int(b) for b in sys.argv[2:]] or [16, 64]
-data = os.environ.get('OCCUSEARCH_DATA', os.path.join(os.path.dirname(__file__), '../../../shared/data'))
-with gzip.open(f'{data}/esco/multilingual/occupation_labels.tsv.gz', 'rt') as f:
-    next(f)
-    labels = [line.split('\t')[4].lower() for line in f]
-random.seed(1)
-random.shuffle(labels)
-options = ort.SessionOptions()
-options.intra_op_num_threads = 1
-session = ort.InferenceSession(f'{model}/model.onnx', options, providers=['CPUExecutionProvider'])
-tokenizer = Tokenizer.from_file(f'{model}/tokenizer.json')
-tokenizer.enable_truncation(512)
-tokenizer.enable_padding(pad_id=1)
+labels = occupation_labels()
+session, tokenizer = open_session(model)
+
+
 
 
 def feed(texts):

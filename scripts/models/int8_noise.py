@@ -2,32 +2,18 @@
 # (seeded, sorted by length as the engine batches them), each embedded alone and in batches of
 # 64, against each other and against the float graph's vectors. Dynamic quantization scales each
 # batch's activations by that batch's range, so a text's int8 vector depends on its neighbours.
-# Needs numpy, onnxruntime, tokenizers (as bench_embed.py). Example:
+# Needs numpy, onnxruntime, tokenizers (ort_probe.py, beside it). Example:
 #   python scripts/models/int8_noise.py models/me5s-esco-int8 models/me5s-esco
-import gzip, os, random, sys
+import sys
 
 import numpy as np
-import onnxruntime as ort
-from tokenizers import Tokenizer
+
+from ort_probe import occupation_labels, session
 
 int8, float_ = sys.argv[1], sys.argv[2]
-data = os.environ.get('OCCUSEARCH_DATA', os.path.join(os.path.dirname(__file__), '../../../shared/data'))
-with gzip.open(f'{data}/esco/multilingual/occupation_labels.tsv.gz', 'rt') as f:
-    next(f)
-    labels = [line.split('\t')[4].lower() for line in f]
-random.seed(1)
-random.shuffle(labels)
-labels = sorted(labels[:512], key=len)
+labels = sorted(occupation_labels()[:512], key=len)
 
 
-def session(model):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    graph = ort.InferenceSession(f'{model}/model.onnx', options, providers=['CPUExecutionProvider'])
-    tokenizer = Tokenizer.from_file(f'{model}/tokenizer.json')
-    tokenizer.enable_truncation(512)
-    tokenizer.enable_padding(pad_id=1)
-    return graph, tokenizer
 
 
 def embed(model, texts):
