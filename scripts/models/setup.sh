@@ -5,8 +5,8 @@
 # Result (idempotent; about 30 s and 110 MB of downloads the first time):
 #   TARGET_DIR/ort/libonnxruntime.so.1.24.4      -> export ORT_DYLIB_PATH=<absolute path to it>
 #   TARGET_DIR/me5s-q4/{model.onnx,tokenizer.json,config.json,special_tokens_map.json,tokenizer_config.json}
-#   TARGET_DIR/me5s-int8/  the same graph with int8 weights (ONNX Runtime dynamic quantization,
-#                          quantize_int8.py)
+#   TARGET_DIR/me5s-int8/  the same graph fused into ONNX Runtime's contrib ops, with int8 weights
+#                          (dynamic quantization; quantize_int8.py, whose sha256 recipe.sha256 keeps)
 #   TARGET_DIR/me5s-esco/  the graph with the ESCO adapter of esco-lora/ merged in (merge_adapter.py;
 #                          the adapter's sha256 is checked against esco-lora/adapter.sha256)
 #   TARGET_DIR/me5s-esco-int8/  that graph with int8 weights: the model occusearch loads by default
@@ -27,6 +27,11 @@ done
 [ -f "$D/ort/libonnxruntime.so.1.24.4" ] || ready=no
 # A model merged with another adapter is merged again.
 [ "$(cat "$D/me5s-esco-int8/adapter.sha256" 2>/dev/null)" = "$adapter" ] || ready=no
+# An int8 graph made by another quantize_int8.py (an older recipe) is made again.
+recipe=$(sha256sum "$here/quantize_int8.py" | cut -d' ' -f1)
+for m in me5s-int8 me5s-esco-int8; do
+  [ "$(cat "$D/$m/recipe.sha256" 2>/dev/null)" = "$recipe" ] || ready=no
+done
 if [ "$ready" = yes ]; then
   echo "models ready in $D"; exit 0
 fi
@@ -43,5 +48,7 @@ python3 -m venv "$D/venv"
 "$D/venv/bin/python" "$here/quantize_int8.py" "$D/me5s-esco" "$D/me5s-esco-int8" 2> >(grep -v "pre-processing" >&2)
 echo "$adapter" > "$D/me5s-esco/adapter.sha256"
 echo "$adapter" > "$D/me5s-esco-int8/adapter.sha256"
+echo "$recipe" > "$D/me5s-int8/recipe.sha256"
+echo "$recipe" > "$D/me5s-esco-int8/recipe.sha256"
 rm -rf "$D/dl" "$D/venv"
 echo "models ready in $D"

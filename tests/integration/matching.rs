@@ -84,8 +84,32 @@ fn first_english(outcome: &MatchOutcome, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// ISCO-08 groups of work with data, programs and statistics: ICT professionals (25);
+/// mathematicians, actuaries and statisticians (212); statistical, mathematical and related
+/// associate professionals (3314).
+const DATA_WORK_ISCO: [&str; 3] = ["25", "212", "3314"];
+
+/// The first `n` matches' ISCO-08 codes, `-` for a target without one.
+fn first_isco(outcome: &MatchOutcome, n: usize) -> Vec<String> {
+    outcome
+        .matches
+        .iter()
+        .take(n)
+        .map(|m| {
+            let concept = &built().catalog.concepts[&occusearch::types::ConceptId::new(m.id.as_str())];
+            concept.attributes.isco_code.clone().unwrap_or_else(|| "-".into())
+        })
+        .collect()
+}
+
+/// Python, machine learning, data analysis, SQL and statistics are data work: each of the first
+/// three matches is, and ESCO's two data occupations are among the first ten. (Asked before as
+/// "data scientist or data analyst in the top three", which turned on a near-tie: by meaning the
+/// first occupations lie within 0.003 cosine, int8 rounding's size, and by coverage of ESCO's
+/// lists computer vision engineer, statistical assistant and others lead; see README, the fused
+/// int8 graph.)
 #[test]
-fn german_data_skills_find_a_data_occupation_in_the_top_three() {
+fn german_data_skills_find_data_work_first() {
     let outcome = match_texts(
         &[
             "Python programmieren",
@@ -96,10 +120,18 @@ fn german_data_skills_find_a_data_occupation_in_the_top_three() {
         ],
         "de",
     );
-    let top = first_english(&outcome, 3);
+    let labels = first_english(&outcome, 10);
+    let codes = first_isco(&outcome, 3);
     assert!(
-        top.iter().any(|l| l == "data scientist" || l == "data analyst"),
-        "top 3: {top:?}"
+        codes
+            .iter()
+            .all(|code| DATA_WORK_ISCO.iter().any(|group| code.starts_with(group))),
+        "top 3: {:?} (ISCO {codes:?})",
+        &labels[..3.min(labels.len())]
+    );
+    assert!(
+        labels.iter().any(|l| l == "data scientist" || l == "data analyst"),
+        "top 10: {labels:?}"
     );
     // Every text resolved with confidence, shown in German where the skill has a German label.
     assert!(outcome.unresolved.is_empty(), "{:?}", outcome.unresolved);
