@@ -8,9 +8,9 @@
 use std::sync::OnceLock;
 
 use occusearch::ingest::Catalog;
-use occusearch::search::matching::{self, MatchOutcome, MatchQuery, RelationGraph};
+use occusearch::search::matching::{self, MatchOutcome, MatchQuery, RelationGraph, SkillMatch};
 use occusearch::search::Searcher;
-use occusearch::types::{Deadline, Kind, Lang};
+use occusearch::types::{Concept, ConceptId, Deadline, Kind, Lang};
 
 use crate::common::data_files;
 use crate::embedding::real_model_index;
@@ -68,20 +68,24 @@ fn match_texts(skills: &[&str], lang: &str) -> MatchOutcome {
     matching::match_texts(&built.searcher, &built.catalog, &built.graph, query).unwrap()
 }
 
-/// The English labels of the first `n` matches.
-fn first_english(outcome: &MatchOutcome, n: usize) -> Vec<String> {
-    let english = Lang::english();
+/// Something of each of the first `n` matches and its catalog concept.
+fn first_with<T>(outcome: &MatchOutcome, n: usize, of: impl Fn(&SkillMatch, &Concept) -> T) -> Vec<T> {
     outcome
         .matches
         .iter()
         .take(n)
-        .map(|m| {
-            let concept = &built().catalog.concepts[&occusearch::types::ConceptId::new(m.id.as_str())];
-            concept
-                .display_label(&english)
-                .map_or_else(|| m.label.clone(), |(_, l)| l.to_string())
-        })
+        .map(|m| of(m, &built().catalog.concepts[&ConceptId::new(m.id.as_str())]))
         .collect()
+}
+
+/// The English labels of the first `n` matches.
+fn first_english(outcome: &MatchOutcome, n: usize) -> Vec<String> {
+    let english = Lang::english();
+    first_with(outcome, n, |m, concept| {
+        concept
+            .display_label(&english)
+            .map_or_else(|| m.label.clone(), |(_, l)| l.to_string())
+    })
 }
 
 /// ISCO-08 groups of work with data, programs and statistics: ICT professionals (25);
@@ -91,15 +95,9 @@ const DATA_WORK_ISCO: [&str; 3] = ["25", "212", "3314"];
 
 /// The first `n` matches' ISCO-08 codes, `-` for a target without one.
 fn first_isco(outcome: &MatchOutcome, n: usize) -> Vec<String> {
-    outcome
-        .matches
-        .iter()
-        .take(n)
-        .map(|m| {
-            let concept = &built().catalog.concepts[&occusearch::types::ConceptId::new(m.id.as_str())];
-            concept.attributes.isco_code.clone().unwrap_or_else(|| "-".into())
-        })
-        .collect()
+    first_with(outcome, n, |_, concept| {
+        concept.attributes.isco_code.clone().unwrap_or_else(|| "-".into())
+    })
 }
 
 /// Python, machine learning, data analysis, SQL and statistics are data work: each of the first
