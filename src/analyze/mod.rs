@@ -18,6 +18,8 @@
 //!   and any language without a stemmer.
 //! - the folded **words** themselves (for display and matched-term explanations).
 
+pub mod memo;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 

@@ -20,7 +20,8 @@ use serde::Serialize;
 pub use fusion::Fusion;
 pub use show::{find, show, ConceptView, LinkedConcept};
 
-use crate::analyze::{analyze_query, fold, has_label_prefix, words as label_words, Analyzer, QueryWord};
+use crate::analyze::memo::{self, LabelWord};
+use crate::analyze::{analyze_query, fold, has_label_prefix, words as label_words, QueryWord};
 use crate::embed::{Embedders, TextKind};
 use crate::error::{Error, Result};
 use crate::index::vectors::{EmbeddedField, EntryFilter, VectorConcept, VectorEntry};
@@ -143,10 +144,16 @@ pub struct Hit {
     pub vector: Option<VectorEvidence>,
 }
 
-/// The trigram closeness of a label to the query whose trigrams are `query_grams`
-/// ([`ranker::trigram_dice`] of [`normalised`] texts).
-fn closeness(query_grams: &[[char; 3]], label: &str) -> f64 {
-    ranker::trigram_dice(query_grams, &ranker::trigrams(&normalised(label)))
+/// The trigram closeness of a label of language `lang` to the query whose trigrams are
+/// `query_grams` ([`ranker::trigram_dice`] of [`normalised`] texts; the label's word trigrams
+/// from the memo of label words, the same as [`ranker::trigrams`] of the normalised label).
+fn closeness(query_grams: &[[char; 3]], lang: &str, label: &str) -> f64 {
+    let mut grams: Vec<[char; 3]> = Vec::new();
+    for word in label_words(label) {
+        grams.extend_from_slice(&memo::label_word(lang, word).grams);
+    }
+    grams.sort_unstable();
+    ranker::trigram_dice(query_grams, &grams)
 }
 
 /// What the text side found in one candidate: the label that shares most query words (first
@@ -160,17 +167,16 @@ struct Explanation {
 }
 
 /// Compares candidates' labels (borrowed for `'t`) with one query. Each label is split once, for
-/// the matched words (stems and prefixes) and the trigram closeness together; each distinct word
-/// is folded (with its trigrams) and stemmed once for the query's whole candidate list, whose
-/// labels repeat the same words (a hundred candidates hold about a thousand labels).
+/// the matched words (stems and prefixes) and the trigram closeness together. Each distinct word
+/// of a language is looked up once per query in the process-wide memo of label words
+/// ([`crate::analyze::memo`]: folded, trigrams, stem), since a hundred candidates hold about a
+/// thousand labels whose words repeat within a query and from one query to the next.
 struct LabelMatcher<'q, 't> {
     words: &'q [QueryWord],
     /// The query's trigrams ([`ranker::trigrams`] of the [`normalised`] query).
     query_grams: &'q [[char; 3]],
-    /// Each word seen, folded, with the trigrams of the folded word.
-    folded: HashMap<&'t str, (String, Vec<[char; 3]>)>,
-    /// Per language: its analyzer and the stems of the words it has seen.
-    stemmed: HashMap<&'t str, (Analyzer, HashMap<&'t str, String>)>,
+    /// Each (language, word) seen in this query, analysed.
+    seen: HashMap<(&'t str, &'t str), Arc<LabelWord>>,
 }
 
 impl<'q, 't> LabelMatcher<'q, 't> {
@@ -178,58 +184,45 @@ impl<'q, 't> LabelMatcher<'q, 't> {
         LabelMatcher {
             words,
             query_grams,
-            folded: HashMap::new(),
-            stemmed: HashMap::new(),
+            seen: HashMap::new(),
         }
     }
 
     fn explain(&mut self, hit: &'t TextHit) -> Explanation {
-        let lang = Lang::parse(&hit.lang);
-        let mut analysis = lang.as_ref().map(|lang| {
-            let (analyzer, stems) = self
-                .stemmed
-                .entry(hit.lang.as_str())
-                .or_insert_with(|| (Analyzer::for_lang(lang), HashMap::new()));
-            (analyzer, stems)
-        });
+        let lang = hit.lang.as_str();
         let mut best: Option<(usize, &String, Vec<String>)> = None;
         let mut best_dice = 0.0f64;
         let mut grams: Vec<[char; 3]> = Vec::new();
-        let mut label_words_of: Vec<&'t str> = Vec::new();
+        let mut analysed: Vec<Arc<LabelWord>> = Vec::new();
         for label in &hit.labels {
-            label_words_of.clear();
-            label_words_of.extend(label_words(label));
+            analysed.clear();
+            for word in label_words(label) {
+                let known = self
+                    .seen
+                    .entry((lang, word))
+                    .or_insert_with(|| memo::label_word(lang, word));
+                analysed.push(known.clone());
+            }
             grams.clear();
-            for word in &label_words_of {
-                let (_, word_grams) = self.folded.entry(word).or_insert_with(|| {
-                    let folded = fold(word);
-                    let word_grams = match folded.is_empty() {
-                        true => Vec::new(),
-                        false => crate::analyze::word_trigrams(&folded).collect(),
-                    };
-                    (folded, word_grams)
-                });
-                grams.extend_from_slice(word_grams);
+            for word in &analysed {
+                grams.extend_from_slice(&word.grams);
             }
             grams.sort_unstable();
             best_dice = best_dice.max(ranker::trigram_dice(self.query_grams, &grams));
-            let Some((analyzer, stems)) = analysis.as_mut() else {
+            // A label whose language is no valid code is not stemmed: no words matched.
+            if analysed.first().is_some_and(|w| w.stem.is_none()) {
                 continue;
-            };
-            for word in &label_words_of {
-                stems.entry(word).or_insert_with(|| analyzer.stem(word));
             }
-            let folded = &self.folded;
             let matched: Vec<String> = self
                 .words
                 .iter()
                 .filter(|w| {
                     w.stems
                         .iter()
-                        .any(|s| label_words_of.iter().any(|word| stems[word] == *s))
+                        .any(|s| analysed.iter().any(|word| word.stem.as_deref() == Some(s.as_str())))
                         || w.prefix
                             .as_ref()
-                            .is_some_and(|p| label_words_of.iter().any(|word| has_label_prefix(&folded[word].0, p)))
+                            .is_some_and(|p| analysed.iter().any(|word| has_label_prefix(&word.folded, p)))
                 })
                 .map(|w| w.word.clone())
                 .collect();
@@ -725,7 +718,7 @@ impl Searcher {
         let explanations = explanations.unwrap_or_else(|| explain(&text));
         let vector_dice: Vec<f64> = vector
             .iter()
-            .map(|c| closeness(&query_grams, &c.evidence.label))
+            .map(|c| closeness(&query_grams, &c.evidence.lang, &c.evidence.label))
             .collect();
         times.explain = explain_time + started.elapsed();
         Ok(Retrieved {
@@ -828,11 +821,11 @@ impl Searcher {
                 // to the query in characters (a Polish "programista" that the vector side found
                 // as itself beats a Portuguese "Programador…" that the text side matched on a
                 // prefix), with its language.
-                let closeness = |label: &str| closeness(&retrieved.query_grams, label);
+                let closeness = |(label, lang): &(String, String)| closeness(&retrieved.query_grams, lang, label);
                 let from_text = matched_label.clone().zip(text_hit.map(|h| h.lang.clone()));
                 let from_vector = vector_hit.map(|e| (e.label.clone(), e.lang.clone()));
                 let (matched_label, matched_lang) = match (from_text, from_vector) {
-                    (Some(t), Some(v)) if closeness(&v.0) > closeness(&t.0) => (Some(v.0), Some(v.1)),
+                    (Some(t), Some(v)) if closeness(&v) > closeness(&t) => (Some(v.0), Some(v.1)),
                     (Some(t), _) => (Some(t.0), Some(t.1)),
                     (None, Some(v)) => (Some(v.0), Some(v.1)),
                     (None, None) => (None, None),
