@@ -13,8 +13,6 @@
 
 mod common;
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,38 +26,6 @@ use occusearch::server::{router, AppState, Loaded, ServerOptions};
 const ONE_CLIENT_REQUESTS: usize = 400;
 const CONCURRENT_CLIENTS: usize = 8;
 const CONCURRENT_REQUESTS: usize = 1600;
-
-/// Every distinct MELO query text, shuffled with a fixed seed (a 64-bit LCG, Knuth's MMIX
-/// constants) so runs are comparable.
-fn melo_queries(dir: &Path) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let mut queries = Vec::new();
-    let mut datasets: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (set OCCUSEARCH_BENCH_QUERIES)", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path().join("queries.tsv")))
-        .filter(|path| path.is_file())
-        .collect();
-    datasets.sort();
-    for file in datasets {
-        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for line in text.lines() {
-            if let Some((_, query)) = line.split_once('\t') {
-                let query = query.trim();
-                if !query.is_empty() && seen.insert(query.to_string()) {
-                    queries.push(query.to_string());
-                }
-            }
-        }
-    }
-    let mut state: u64 = 42;
-    for i in (1..queries.len()).rev() {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        queries.swap(i, (state >> 33) as usize % (i + 1));
-    }
-    queries
-}
 
 fn encode(text: &str) -> String {
     text.bytes()
@@ -231,7 +197,7 @@ fn main() {
     let concepts = searcher.index.manifest.concepts;
     let loaded = Loaded::new(searcher).expect("loading the catalogue");
     let state = Arc::new(AppState::with(loaded));
-    let queries = melo_queries(&common::path_from(
+    let queries = common::melo_queries(&common::path_from(
         "OCCUSEARCH_BENCH_QUERIES",
         "../shared/eval/melo-dev",
     ));

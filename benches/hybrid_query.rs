@@ -49,7 +49,35 @@ fn percentiles(searcher: &Searcher, mode: Mode, kinds: &[Kind]) {
         [] => format!("{} query", mode.as_str()),
         kinds => format!("{} query, kinds {kinds:?},", mode.as_str()),
     };
-    common::print_percentiles(&what, &mut samples);
+    print_stages(&what, common::QUERIES.len(), &mut samples, &stages);
+}
+
+/// The product's workload without HTTP: 400 distinct national job titles of MELO dev (the same
+/// shuffled list as `http_load`'s, `../shared/eval/melo-dev` or OCCUSEARCH_BENCH_QUERIES), each
+/// asked once with kinds occupation and ISCO group and no language, as `http_load`'s job-title
+/// phase asks them: latency percentiles and the mean time of each stage.
+fn unseen_job_titles(searcher: &Searcher) {
+    let queries = common::melo_queries(&common::path_from(
+        "OCCUSEARCH_BENCH_QUERIES",
+        "../shared/eval/melo-dev",
+    ));
+    let mut samples = Vec::new();
+    let mut stages: Vec<StageTimes> = Vec::new();
+    for query in queries.iter().take(400) {
+        let mut asked = request(query, None, Mode::Hybrid);
+        asked.kinds = vec![Kind::Occupation, Kind::IscoGroup];
+        let started = Instant::now();
+        let results = searcher.search(&asked).expect("search");
+        samples.push(started.elapsed().as_secs_f64() * 1e3);
+        stages.push(results.timings);
+    }
+    let what = "hybrid query, unseen MELO job titles (kinds occupation, ISCO group),";
+    print_stages(what, samples.len(), &mut samples, &stages);
+}
+
+/// Percentiles of `samples` and the mean time of each stage of `stages`.
+fn print_stages(what: &str, distinct: usize, samples: &mut [f64], stages: &[StageTimes]) {
+    common::print_percentiles(what, distinct, samples);
     let mean = |stage: fn(&StageTimes) -> std::time::Duration| {
         stages.iter().map(|t| stage(t).as_secs_f64() * 1e3).sum::<f64>() / stages.len() as f64
     };
@@ -112,6 +140,7 @@ fn bench(c: &mut Criterion) {
     percentiles(&searcher, Mode::Hybrid, &job_kinds);
     percentiles(&searcher, Mode::Vector, &[]);
     percentiles(&searcher, Mode::Text, &[]);
+    unseen_job_titles(&searcher);
 }
 
 criterion_group!(benches, bench);

@@ -48,7 +48,7 @@ fn percentiles(index: &OccuIndex) {
             assert!(!hits.is_empty(), "{query}: no hit");
         }
     }
-    common::print_percentiles("text query", &mut samples);
+    common::print_percentiles("text query", common::QUERIES.len(), &mut samples);
 }
 
 fn bench(c: &mut Criterion) {

@@ -2,7 +2,8 @@
 // Each benchmark is its own crate and uses part of this module.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use occusearch::embed::SessionPlan;
 use occusearch::index::OccuIndex;
@@ -37,14 +38,14 @@ pub fn open_vector_searcher_with(plan: SessionPlan) -> Searcher {
     Searcher::new(index, Ok(models)).expect("opening the searcher")
 }
 
-/// Prints p50/p90/p99/max of latencies in milliseconds over [`QUERIES`].
-pub fn print_percentiles(what: &str, samples: &mut [f64]) {
+/// Prints p50/p90/p99/max of latencies in milliseconds over `distinct` queries asked.
+pub fn print_percentiles(what: &str, distinct: usize, samples: &mut [f64]) {
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
     println!(
         "{what} latency over {} queries ({} distinct, top 10): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         samples.len(),
-        QUERIES.len(),
+        distinct,
         at(0.5),
         at(0.9),
         at(0.99),
@@ -71,3 +72,35 @@ pub const QUERIES: &[(&str, Option<&str>)] = &[
     ("Schweißer", None),
     ("vrachtwagenchauffeur", Some("nl")),
 ];
+
+/// Every distinct MELO query text, shuffled with a fixed seed (a 64-bit LCG, Knuth's MMIX
+/// constants) so runs are comparable.
+pub fn melo_queries(dir: &Path) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut queries = Vec::new();
+    let mut datasets: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (set OCCUSEARCH_BENCH_QUERIES)", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("queries.tsv")))
+        .filter(|path| path.is_file())
+        .collect();
+    datasets.sort();
+    for file in datasets {
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for line in text.lines() {
+            if let Some((_, query)) = line.split_once('\t') {
+                let query = query.trim();
+                if !query.is_empty() && seen.insert(query.to_string()) {
+                    queries.push(query.to_string());
+                }
+            }
+        }
+    }
+    let mut state: u64 = 42;
+    for i in (1..queries.len()).rev() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        queries.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    queries
+}

@@ -20,7 +20,7 @@ use serde::Serialize;
 pub use fusion::Fusion;
 pub use show::{find, show, ConceptView, LinkedConcept};
 
-use crate::analyze::memo::{self, LabelWord};
+use crate::analyze::memo;
 use crate::analyze::{analyze_query, fold, has_label_prefix, words as label_words, QueryWord};
 use crate::embed::{Embedders, TextKind};
 use crate::error::{Error, Result};
@@ -148,12 +148,7 @@ pub struct Hit {
 /// `query_grams` ([`ranker::trigram_dice`] of [`normalised`] texts; the label's word trigrams
 /// from the memo of label words, the same as [`ranker::trigrams`] of the normalised label).
 fn closeness(query_grams: &[[char; 3]], lang: &str, label: &str) -> f64 {
-    let mut grams: Vec<[char; 3]> = Vec::new();
-    for word in label_words(label) {
-        grams.extend_from_slice(&memo::label_word(lang, word).grams);
-    }
-    grams.sort_unstable();
-    ranker::trigram_dice(query_grams, &grams)
+    ranker::trigram_dice(query_grams, &memo::label(lang, label).grams)
 }
 
 /// What the text side found in one candidate: the label that shares most query words (first
@@ -166,49 +161,28 @@ struct Explanation {
     trigram_dice: f64,
 }
 
-/// Compares candidates' labels (borrowed for `'t`) with one query. Each label is split once, for
-/// the matched words (stems and prefixes) and the trigram closeness together. Each distinct word
-/// of a language is looked up once per query in the process-wide memo of label words
-/// ([`crate::analyze::memo`]: folded, trigrams, stem), since a hundred candidates hold about a
-/// thousand labels whose words repeat within a query and from one query to the next.
-struct LabelMatcher<'q, 't> {
+/// Compares candidates' labels with one query. Each label's analysis (its words folded and
+/// stemmed, its trigrams) comes from the process-wide memo of labels ([`crate::analyze::memo`]):
+/// a hundred candidates hold about a thousand labels, and the same labels come back from one
+/// query to the next.
+struct LabelMatcher<'q> {
     words: &'q [QueryWord],
     /// The query's trigrams ([`ranker::trigrams`] of the [`normalised`] query).
     query_grams: &'q [[char; 3]],
-    /// Each (language, word) seen in this query, analysed.
-    seen: HashMap<(&'t str, &'t str), Arc<LabelWord>>,
 }
 
-impl<'q, 't> LabelMatcher<'q, 't> {
-    fn new(query_grams: &'q [[char; 3]], words: &'q [QueryWord]) -> LabelMatcher<'q, 't> {
-        LabelMatcher {
-            words,
-            query_grams,
-            seen: HashMap::new(),
-        }
+impl<'q> LabelMatcher<'q> {
+    fn new(query_grams: &'q [[char; 3]], words: &'q [QueryWord]) -> LabelMatcher<'q> {
+        LabelMatcher { words, query_grams }
     }
 
-    fn explain(&mut self, hit: &'t TextHit) -> Explanation {
-        let lang = hit.lang.as_str();
+    fn explain(&self, hit: &TextHit) -> Explanation {
         let mut best: Option<(usize, &String, Vec<String>)> = None;
         let mut best_dice = 0.0f64;
-        let mut grams: Vec<[char; 3]> = Vec::new();
-        let mut analysed: Vec<Arc<LabelWord>> = Vec::new();
         for label in &hit.labels {
-            analysed.clear();
-            for word in label_words(label) {
-                let known = self
-                    .seen
-                    .entry((lang, word))
-                    .or_insert_with(|| memo::label_word(lang, word));
-                analysed.push(known.clone());
-            }
-            grams.clear();
-            for word in &analysed {
-                grams.extend_from_slice(&word.grams);
-            }
-            grams.sort_unstable();
-            best_dice = best_dice.max(ranker::trigram_dice(self.query_grams, &grams));
+            let analysis = memo::label(&hit.lang, label);
+            best_dice = best_dice.max(ranker::trigram_dice(self.query_grams, &analysis.grams));
+            let analysed = &analysis.words;
             // A label whose language is no valid code is not stemmed: no words matched.
             if analysed.first().is_some_and(|w| w.stem.is_none()) {
                 continue;
@@ -688,7 +662,7 @@ impl Searcher {
         let explain_beside = searches.len() < self.cores;
         let query_grams = ranker::trigrams(&normalised(&request.query));
         let explain = |found: &[TextHit]| {
-            let mut matcher = LabelMatcher::new(&query_grams, &words);
+            let matcher = LabelMatcher::new(&query_grams, &words);
             found.iter().map(|h| matcher.explain(h)).collect::<Vec<Explanation>>()
         };
         let text_side = || {
@@ -979,7 +953,7 @@ pub fn search(index: &OccuIndex, request: &SearchRequest, weights: &FieldWeights
     let words = analyze_query(&request.query, request.lang.as_ref());
     let text = text_candidates(index, request, &words, weights, request.offset + request.limit)?;
     let query_grams = ranker::trigrams(&normalised(&request.query));
-    let mut matcher = LabelMatcher::new(&query_grams, &words);
+    let matcher = LabelMatcher::new(&query_grams, &words);
     let explanations: Vec<Explanation> = text.iter().skip(request.offset).map(|d| matcher.explain(d)).collect();
     Ok(text
         .into_iter()
