@@ -243,7 +243,11 @@ fn confidence(hit: &super::Hit, words: &[String]) -> Option<f32> {
     if let Some(similarity) = similarity.filter(|&s| s >= RESOLVE_SIMILARITY) {
         return Some(similarity.min(1.0));
     }
-    let every_word = words.iter().all(|w| hit.matched_terms.iter().any(|t| t == w));
+    // Every word of three letters or more: "le" of "cuire le pain" is in no label of bread.
+    let every_word = words
+        .iter()
+        .filter(|w| w.chars().count() >= 3)
+        .all(|w| hit.matched_terms.iter().any(|t| t == w));
     (every_word && similarity.is_none_or(|s| s >= RESOLVE_TEXT_FLOOR)).then(|| similarity.unwrap_or(RESOLVE_SIMILARITY))
 }
 
@@ -309,23 +313,20 @@ fn resolve_into(
         // The whole candidate depth: the lexical best may sit low in a vector-weighted fusion.
         request.limit = 100;
         request.mode = Some(Mode::Hybrid);
-        let hits = searcher.search(&request)?.hits;
+        let mut hits = searcher.search(&request)?.hits;
         let mut sources_taken: HashSet<String> = HashSet::new();
         let before = resolved.len();
-        for (position, hit) in hits.iter().enumerate() {
+        let mut lexical_resolved = false;
+        let mut take = |hit: &super::Hit, position: usize, lexical_best: bool| -> bool {
             let similarity = hit.vector.as_ref().map(|v| v.similarity);
             let close = similarity.is_some_and(|s| s >= OTHER_SOURCE_SIMILARITY);
-            // The best lexical match is kept beside the fused best: with a small model, a single
-            // foreign word ("Fernerkundung") can sit nearer an unrelated label than its own
-            // translation, while the text side finds it among the labels in that language.
-            let lexical_best = hit.text_rank == Some(1);
             if !(position == 0 || close || lexical_best) {
-                continue;
+                return false;
             }
             // Every candidate must be confident on its own: the fused best of "x" or "asdf", or
             // the lexical best of "cuire le pain" (paiements), is no skill of the user's.
             let Some(confidence) = confidence(hit, &words) else {
-                continue;
+                return false;
             };
             let new_source = (position == 0 || close) && sources_taken.insert(hit.source.clone());
             if new_source || (lexical_best && position > 0) {
@@ -342,6 +343,30 @@ fn resolve_into(
                     similarity,
                     confidence,
                 });
+            }
+            true
+        };
+        for (position, hit) in hits.iter().enumerate() {
+            // The best lexical match is kept beside the fused best: with a small model, a single
+            // foreign word ("Fernerkundung") can sit nearer an unrelated label than its own
+            // translation, while the text side finds it among the labels in that language.
+            let lexical_best = hit.text_rank == Some(1);
+            lexical_resolved |= take(hit, position, lexical_best) && lexical_best;
+        }
+        if !lexical_resolved {
+            // The lexical best of every language was not confident: a text searched in every
+            // language meets other languages' stems ("pain" and the French "paiements" share one
+            // under another language's stemmer), which can push the label holding every word of
+            // it ("cuire du pain" for "cuire le pain") below the first text rank. The lexical best
+            // among the labels in the request's language is then a candidate, as confident as any.
+            deadline.check("resolving skills")?;
+            request.lang = Some(lang.clone());
+            let in_lang = searcher.search(&request)?.hits;
+            if let Some(best) = in_lang.into_iter().find(|hit| hit.text_rank == Some(1)) {
+                let known = hits.iter().any(|hit| hit.id == best.id);
+                if take(&best, hits.len(), true) && !known {
+                    hits.push(best);
+                }
             }
         }
         if resolved.len() > before {
@@ -1636,6 +1661,10 @@ mod tests {
         // A label holding every word resolves unless its embedding disowns it.
         let every = hit("utiliser un four en brique", &["utiliser", "un", "four"], None);
         assert_eq!(confidence(&every, &words("utiliser un four")), Some(RESOLVE_SIMILARITY));
+        // Words under three letters need not be matched; longer ones all must.
+        let bread = hit("cuire du pain", &["cuire", "pain"], Some(0.88));
+        assert_eq!(confidence(&bread, &words("cuire le pain")), Some(0.88));
+        assert_eq!(confidence(&bread, &words("cuire le pain blanc")), None);
         let disowned = hit("traiter les paiements", &["pain"], Some(0.82));
         assert_eq!(confidence(&disowned, &words("pain")), None);
         // Short texts need a label equal to them.
