@@ -228,14 +228,18 @@ pub const RESOLVE_SIMILARITY: f32 = 0.90;
 /// unrelated (below this). A text with no word of three letters or more resolves only to a
 /// label equal to it.
 const RESOLVE_TEXT_FLOOR: f32 = 0.85;
+/// Fewest letters of a word that carries meaning on its own: shorter ones ("x", "le", "du") do
+/// not resolve a text alone, and a label need not hold them.
+const MEANINGFUL_WORD_CHARS: usize = 3;
 
 /// The confidence of resolving a text whose folded words are `words` to `hit`; `None` below
 /// the bar.
 fn confidence(hit: &super::Hit, words: &[String]) -> Option<f32> {
     let similarity = hit.vector.as_ref().map(|v| v.similarity);
+    let meaningful = |w: &&String| w.chars().count() >= MEANINGFUL_WORD_CHARS;
     // Too short to mean anything but a label of its own ("R", "C"): "x" is no X-ray skill and
     // no XQuery, however near their embeddings sit.
-    if !words.iter().any(|w| w.chars().count() >= 3) {
+    if !words.iter().any(|w| meaningful(&w)) {
         let label = hit.matched_label.as_deref().unwrap_or(&hit.label);
         let exact = crate::analyze::words(&crate::analyze::fold(label)).eq(words.iter().map(String::as_str));
         return exact.then_some(1.0);
@@ -243,10 +247,10 @@ fn confidence(hit: &super::Hit, words: &[String]) -> Option<f32> {
     if let Some(similarity) = similarity.filter(|&s| s >= RESOLVE_SIMILARITY) {
         return Some(similarity.min(1.0));
     }
-    // Every word of three letters or more: "le" of "cuire le pain" is in no label of bread.
+    // Every meaningful word: "le" of "cuire le pain" is in no label of bread.
     let every_word = words
         .iter()
-        .filter(|w| w.chars().count() >= 3)
+        .filter(meaningful)
         .all(|w| hit.matched_terms.iter().any(|t| t == w));
     (every_word && similarity.is_none_or(|s| s >= RESOLVE_TEXT_FLOOR)).then(|| similarity.unwrap_or(RESOLVE_SIMILARITY))
 }
