@@ -598,3 +598,93 @@ impl TextIndex {
         Ok(hits)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::analyze_query;
+    use crate::types::ConceptId;
+
+    /// A text index of one-label concepts `(id, language, preferred label)`.
+    fn index_of(concepts: &[(&str, &str, &str)]) -> (tempfile::TempDir, TextIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = TextIndexWriter::create(dir.path()).unwrap();
+        for (id, lang, label) in concepts {
+            let mut concept = Concept::new(ConceptId::new(*id), Kind::Skill, "test");
+            let labels = LanguageLabels {
+                preferred: Some(label.to_string()),
+                ..LanguageLabels::default()
+            };
+            concept.labels.insert(Lang::parse(lang).unwrap(), labels);
+            let documents = writer.documents_of(&concept);
+            writer.add(documents).unwrap();
+        }
+        writer.finish().unwrap();
+        let index = TextIndex::open(dir.path()).unwrap();
+        (dir, index)
+    }
+
+    fn ids(index: &TextIndex, query: &str) -> Vec<String> {
+        let words = analyze_query(query, None);
+        let hits = index
+            .search(&words, &TextFilters::default(), &FieldWeights::default(), 50, 50)
+            .unwrap();
+        hits.into_iter().map(|hit| hit.id).collect()
+    }
+
+    #[test]
+    fn a_label_is_found_only_by_its_own_languages_stem() {
+        let (_dir, index) = index_of(&[
+            ("payments", "fr", "traiter les paiements"),
+            ("bread", "fr", "cuire du pain"),
+            ("pastry", "fr", "cuire des pâtisseries"),
+        ]);
+        // Some stemmer makes of "pain" the stem French makes of "paiements"; the French label
+        // holds "pai|fr" only, so "pain" no longer finds it by stem (its trigrams " pa", "pai"
+        // still may, far below).
+        let found = ids(&index, "cuire le pain");
+        assert_eq!(found.first().map(String::as_str), Some("bread"), "{found:?}");
+        let words = analyze_query("pain", None);
+        let searcher = index.reader.searcher();
+        let statistics = PooledStemStatistics::new(&searcher, &[index.fields.preferred], &words).unwrap();
+        let french_payments = Analyzer::for_lang(&Lang::parse("fr").unwrap()).term("paiements");
+        assert!(!statistics.holds(index.fields.preferred, &french_payments));
+        assert!(statistics.holds(index.fields.preferred, "pain|fr"));
+        // A word in no label: in no language's namespace.
+        let none = analyze_query("zzqxjw", None);
+        let statistics = PooledStemStatistics::new(&searcher, &[index.fields.preferred], &none).unwrap();
+        assert!(none[0]
+            .terms
+            .iter()
+            .all(|t| !statistics.holds(index.fields.preferred, t)));
+        assert!(ids(&index, "zzqxjw").is_empty());
+    }
+
+    #[test]
+    fn a_stem_weighs_by_its_documents_in_every_language() {
+        let (_dir, index) = index_of(&[
+            ("crane", "es", "operador de grúa"),
+            ("sound", "es", "técnico de sonido"),
+            ("hotel", "es", "director de hotel"),
+            ("train", "es", "operador de tren"),
+            ("deinking", "da", "procesoperatør - de-inking"),
+        ]);
+        let words = analyze_query("de", None);
+        let searcher = index.reader.searcher();
+        let preferred = index.fields.preferred;
+        let statistics = PooledStemStatistics::new(&searcher, &[preferred], &words).unwrap();
+        // "de" is in four Spanish labels and one Danish one: five documents, whichever
+        // namespace asks, where the Danish term alone is in one.
+        for term in ["de|es", "de|da"] {
+            let term = Term::from_field_text(preferred, term);
+            assert_eq!(statistics.doc_freq(&term).unwrap(), 5);
+        }
+        assert_eq!(
+            searcher.doc_freq(&Term::from_field_text(preferred, "de|da")).unwrap(),
+            1
+        );
+        // So the Danish label's "de" does not outweigh the Spanish title's other words.
+        let found = ids(&index, "operadores de tren");
+        assert_eq!(found.first().map(String::as_str), Some("train"), "{found:?}");
+    }
+}
