@@ -433,25 +433,17 @@ impl TextIndex {
         self.reader.searcher().num_docs()
     }
 
-    /// The fields of stem terms that `weights` counts, with their weights.
-    fn stem_fields(&self, weights: &FieldWeights) -> impl Iterator<Item = (Field, f32)> {
-        let f = &self.fields;
-        [
-            (f.preferred, weights.preferred),
-            (f.alternative, weights.alternative),
-            (f.hidden, weights.hidden),
-            (f.description, weights.description),
-        ]
-        .into_iter()
-        .filter(|(_, weight)| *weight > 0.0)
-    }
-
     fn word_query(&self, word: &QueryWord, weights: &FieldWeights, held: &PooledStemStatistics) -> Box<dyn Query> {
         let f = &self.fields;
         let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
         for stem in &word.terms {
-            for (field, weight) in self.stem_fields(weights) {
-                if held.holds(field, stem) {
+            for (field, weight) in [
+                (f.preferred, weights.preferred),
+                (f.alternative, weights.alternative),
+                (f.hidden, weights.hidden),
+                (f.description, weights.description),
+            ] {
+                if weight > 0.0 && held.holds(field, stem) {
                     let query = TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs);
                     disjuncts.push(Box::new(BoostQuery::new(Box::new(query), weight)));
                 }
@@ -519,7 +511,17 @@ impl TextIndex {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let stem_fields: Vec<Field> = self.stem_fields(weights).map(|(field, _)| field).collect();
+        let f = &self.fields;
+        let stem_fields: Vec<Field> = [
+            (f.preferred, weights.preferred),
+            (f.alternative, weights.alternative),
+            (f.hidden, weights.hidden),
+            (f.description, weights.description),
+        ]
+        .into_iter()
+        .filter(|(_, weight)| *weight > 0.0)
+        .map(|(field, _)| field)
+        .collect();
         let statistics = PooledStemStatistics::new(&searcher, &stem_fields, words)?;
         let mut text: Vec<(Occur, Box<dyn Query>)> = words
             .iter()
