@@ -359,11 +359,10 @@ fn resolve_into(
         }
         if !lexical_resolved {
             // The lexical best of every language was not confident: a text searched in every
-            // language meets other languages' words (a label spelled alike elsewhere, a trigram or
-            // prefix match; before stem terms were named by their stemmer, "pain" met the French
-            // "paiements"), which can push the label holding every word of it ("cuire du pain" for
-            // "cuire le pain") below the first text rank. The lexical best among the labels in the
-            // request's language is then a candidate, as confident as any.
+            // language meets other languages' stems ("pain" and the French "paiements" share one
+            // under another language's stemmer), which can push the label holding every word of
+            // it ("cuire du pain" for "cuire le pain") below the first text rank. The lexical best
+            // among the labels in the request's language is then a candidate, as confident as any.
             deadline.check("resolving skills")?;
             request.lang = Some(lang.clone());
             let in_lang = searcher.search(&request)?.hits;
