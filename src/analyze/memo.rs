@@ -32,9 +32,9 @@ pub struct LabelWord {
     pub folded: String,
     /// [`word_trigrams`] of the folded word (empty for an empty fold).
     pub grams: Vec<[char; 3]>,
-    /// The word's stem term under its label's language ([`Analyzer::term`]); `None` when the label's
+    /// The word's stem under its label's language ([`Analyzer::stem`]); `None` when the label's
     /// language is not a valid code.
-    pub term: Option<String>,
+    pub stem: Option<String>,
 }
 
 impl LabelWord {
@@ -45,7 +45,7 @@ impl LabelWord {
             true => Vec::new(),
             false => word_trigrams(&folded).collect(),
         };
-        let term = Lang::parse(lang).map(|lang| {
+        let stem = Lang::parse(lang).map(|lang| {
             thread_local! {
                 // tantivy's stemmers need `&mut`: one analyzer per language and thread.
                 static ANALYZERS: RefCell<HashMap<String, Analyzer>> = RefCell::new(HashMap::new());
@@ -55,10 +55,10 @@ impl LabelWord {
                 analyzers
                     .entry(lang.as_str().to_string())
                     .or_insert_with(|| Analyzer::for_lang(&lang))
-                    .term(word)
+                    .stem(word)
             })
         });
-        LabelWord { folded, grams, term }
+        LabelWord { folded, grams, stem }
     }
 }
 
@@ -131,12 +131,11 @@ mod tests {
         }
         let german = label_word("de", "Krankenpfleger");
         assert_eq!(german.folded, "krankenpfleger");
-        assert_eq!(german.term.as_deref(), Some("krankenpfleg|de"));
+        assert_eq!(german.stem.as_deref(), Some("krankenpfleg"));
         assert_eq!(german.grams.first(), Some(&[' ', 'k', 'r']));
         // Another language, another stem; an invalid code, none.
-        assert_eq!(label_word("en", "nurses").term.as_deref(), Some("nurs|en"));
-        assert_eq!(label_word("pl", "pielęgniarki").term.as_deref(), Some("pielegniarki|"));
-        assert_eq!(label_word("xx-1", "Nurse").term, None);
+        assert_eq!(label_word("en", "nurses").stem.as_deref(), Some("nurs"));
+        assert_eq!(label_word("xx-1", "Nurse").stem, None);
     }
 
     #[test]

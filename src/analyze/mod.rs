@@ -4,17 +4,7 @@
 //!
 //! Three kinds of term come out of a text:
 //! - **stems**: lowercased word, stemmed where the language has a stemmer, then folded
-//!   (`Krankenpflegerin` → `krankenpfleg`; `Ηλεκτρολόγος` → `ηλεκτρολογ`), and indexed as a
-//!   **stem term** named by its stemmer (`krankenpfleg|de`; `pielegniarka|` in a language with
-//!   none). A label is stemmed by its own language's stemmer only, so a query word is looked up
-//!   under each stemmer's stem of it among the labels of that stemmer's languages: one word
-//!   spelled alike in two languages still meets itself, while two words that only one
-//!   stemmer's rules conflate do not meet across languages (French `paiements` is `pai|fr`, and
-//!   the stem `pai` that another stemmer makes of `pain` no longer finds it). The namespace
-//!   comes last so that the terms of one stem in every namespace are one range of the term
-//!   dictionary: the text side weighs a stem by its document frequency over all of them
-//!   (`index::text`), as before, so that a word common in one language ("de") stays common
-//!   when it meets a language where it is rare;
+//!   (`Krankenpflegerin` → `krankenpfleg`; `Ηλεκτρολόγος` → `ηλεκτρολογ`);
 //! - **prefixes** (labels only): every prefix of 4..=24 characters of each folded word. A query
 //!   word is truncated to a length-proportional prefix and matched against these, which lets
 //!   inflected forms meet in languages with no stemmer (bg, cs, et, hr, lt, lv, pl, sk, sl, ...).
@@ -115,35 +105,6 @@ pub fn words(text: &str) -> impl Iterator<Item = &str> {
 #[derive(Clone)]
 pub struct Analyzer {
     stemmer: Option<TextAnalyzer>,
-    /// The namespace of this analyzer's stem terms: the stemmer's language code (one for
-    /// `no`/`nb`/`nn`), empty for the plain analyzer.
-    namespace: &'static str,
-}
-
-/// Separates a stem term's stem from its namespace; word segmentation never leaves it in a word.
-pub const TERM_SEPARATOR: char = '|';
-
-/// The stem of a stem term ([`Analyzer::term`]) followed by the separator: the prefix that its
-/// terms in every namespace share.
-pub fn term_stem_prefix(term: &str) -> &str {
-    match term.rfind(TERM_SEPARATOR) {
-        Some(at) => &term[..=at],
-        None => term,
-    }
-}
-
-/// The namespace of stem terms in a label of language `code`: the code of its stemmer's
-/// language, or empty when it has none (one namespace for all unstemmed languages, whose stems
-/// are the folded words themselves).
-pub fn stem_namespace(code: &str) -> &'static str {
-    match stemmer_language(code) {
-        Some(language) => STEMMED_LANGUAGES
-            .iter()
-            .copied()
-            .find(|candidate| stemmer_language(candidate) == Some(language))
-            .unwrap_or(""),
-        None => "",
-    }
 }
 
 impl Analyzer {
@@ -157,10 +118,7 @@ impl Analyzer {
                 .filter(Stemmer::new(language))
                 .build()
         });
-        Analyzer {
-            stemmer,
-            namespace: stem_namespace(code),
-        }
+        Analyzer { stemmer }
     }
 
     pub fn has_stemmer(&self) -> bool {
@@ -190,33 +148,17 @@ impl Analyzer {
     pub fn stems(&mut self, text: &str) -> Vec<String> {
         words(text).map(|word| self.stem(word)).collect()
     }
-
-    /// The stem term of one word: its [`stem`](Self::stem), then this analyzer's namespace.
-    pub fn term(&mut self, word: &str) -> String {
-        let mut term = self.stem(word);
-        term.push(TERM_SEPARATOR);
-        term.push_str(self.namespace);
-        term
-    }
-
-    /// Stem terms of every word in `text`, in order (positions are the indexes).
-    pub fn terms(&mut self, text: &str) -> Vec<String> {
-        words(text).map(|word| self.term(word)).collect()
-    }
 }
 
 /// Analyzers for every language with a stemmer plus the plain one, for queries that name no
-/// language: a query word is looked up under the stem term each of them makes of it.
+/// language: a query word is looked up under each distinct stem it has.
 pub fn all_analyzers() -> Vec<Analyzer> {
     static CODES: OnceLock<Vec<&'static str>> = OnceLock::new();
     let codes = CODES.get_or_init(|| STEMMED_LANGUAGES.to_vec());
     codes
         .iter()
         .map(|code| Analyzer::for_code(code))
-        .chain(std::iter::once(Analyzer {
-            stemmer: None,
-            namespace: "",
-        }))
+        .chain(std::iter::once(Analyzer { stemmer: None }))
         .collect()
 }
 
@@ -299,14 +241,12 @@ pub fn query_prefix(word: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryWord {
     pub word: String,
-    /// The word's stem term under each analyzer of the query ([`Analyzer::term`]): one with a
-    /// language, one per stemmer and the plain one without.
-    pub terms: Vec<String>,
+    pub stems: Vec<String>,
     pub prefix: Option<String>,
 }
 
 /// Analyzes a query: with a language, under that language's analyzer; without, under every
-/// stemmer and the plain analyzer (a stem term each).
+/// stemmer (distinct stems only).
 pub fn analyze_query(text: &str, lang: Option<&Lang>) -> Vec<QueryWord> {
     thread_local! {
         static ANALYZERS: std::cell::RefCell<HashMap<String, Vec<Analyzer>>> = std::cell::RefCell::new(HashMap::new());
@@ -319,10 +259,19 @@ pub fn analyze_query(text: &str, lang: Option<&Lang>) -> Vec<QueryWord> {
             None => all_analyzers(),
         });
         words(text)
-            .map(|word| QueryWord {
-                word: fold(word),
-                terms: analyzers.iter_mut().map(|analyzer| analyzer.term(word)).collect(),
-                prefix: query_prefix(word),
+            .map(|word| {
+                let mut stems: Vec<String> = Vec::with_capacity(analyzers.len());
+                for analyzer in analyzers.iter_mut() {
+                    let stem = analyzer.stem(word);
+                    if !stems.contains(&stem) {
+                        stems.push(stem);
+                    }
+                }
+                QueryWord {
+                    word: fold(word),
+                    stems,
+                    prefix: query_prefix(word),
+                }
             })
             .collect()
     })
@@ -448,39 +397,13 @@ mod tests {
     }
 
     #[test]
-    fn query_without_language_gets_every_stemmers_term() {
+    fn query_without_language_gets_several_stems() {
         let words = analyze_query("Krankenpfleger", None);
         assert_eq!(words.len(), 1);
-        assert_eq!(words[0].terms.len(), STEMMED_LANGUAGES.len() + 1);
-        assert!(words[0].terms.contains(&"krankenpfleg|de".to_string()));
-        assert!(words[0].terms.contains(&"krankenpfleger|".to_string()));
-        // With a language, its term only; Polish has no stemmer: the plain namespace.
-        let polish = analyze_query("Programista", Some(&lang("pl")));
-        assert_eq!(polish[0].terms, ["programista|"]);
-    }
-
-    #[test]
-    fn stem_terms_are_named_by_their_stemmer() {
-        // Norwegian's three codes share one stemmer and one namespace.
-        for code in ["no", "nb", "nn"] {
-            assert_eq!(Analyzer::for_lang(&lang(code)).term("sykepleiere"), "sykepleier|no");
-        }
-        assert_eq!(term_stem_prefix("sykepleier|no"), "sykepleier|");
-        assert_eq!(term_stem_prefix("programista|"), "programista|");
-        assert_eq!(stem_namespace("pl"), "");
-        assert_eq!(stem_namespace("en"), "en");
-        // The collision that a shared namespace let through: French "paiements" and "pain" under
-        // every stemmer share no term any more.
-        let payments = Analyzer::for_lang(&lang("fr")).term("paiements");
-        let payments_stem = Analyzer::for_lang(&lang("fr")).stem("paiements");
-        assert!(all_analyzers().iter_mut().any(|a| a.stem("pain") == payments_stem));
-        let bread = analyze_query("pain", None);
-        assert!(
-            !bread[0].terms.contains(&payments),
-            "{payments} in {:?}",
-            bread[0].terms
-        );
-        assert!(bread[0].terms.contains(&Analyzer::for_lang(&lang("fr")).term("pains")));
+        assert!(words[0].stems.len() >= 2);
+        assert!(words[0]
+            .stems
+            .contains(&Analyzer::for_lang(&lang("de")).stem("Krankenpfleger")));
     }
 
     proptest! {

@@ -3,26 +3,22 @@
 //! filtering and fast fields for facets. Our concept id is stored with every document; tantivy's
 //! own doc ids are never kept (they change on merge).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{
-    Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, OwnedValue, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
 };
 use tantivy::tokenizer::{PreTokenizedString, Token};
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::analyze::{label_grams, label_prefixes, query_grams, term_stem_prefix, Analyzer, QueryWord};
+use crate::analyze::{label_grams, label_prefixes, query_grams, Analyzer, QueryWord};
 use crate::error::{Error, Result};
 use crate::types::{Concept, Kind, Lang, LanguageLabels};
 
 /// Version of the analysis chain and schema; an index built with another refuses to open.
-/// 3: stem terms named by their stemmer (`de|krankenpfleg`, [`crate::analyze::Analyzer::term`]).
-pub const TEXT_FORMAT_VERSION: u32 = 3;
+pub const TEXT_FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -153,7 +149,7 @@ fn document(
         let mut stems = Vec::new();
         let mut joined = String::new();
         for text in texts {
-            stems.extend(analyzer.terms(text));
+            stems.extend(analyzer.stems(text));
             joined.push_str(text);
             joined.push('\n');
         }
@@ -291,97 +287,6 @@ pub struct TextHit {
     pub score: f32,
 }
 
-/// BM25 statistics with each stem term's document frequency pooled over its namespaces.
-///
-/// A stem term names its stemmer (`pai|fr`, [`Analyzer::term`]), so that only a label's own
-/// stemmer finds it; its rarity is still the stem's over every language: the sum of the
-/// document frequencies of the terms that share its stem (one range of the term dictionary,
-/// disjoint sets of documents since a document has one language). Otherwise a word common in
-/// one language ("de" in Spanish, French and Portuguese labels) would weigh as a rare word
-/// wherever another language's labels hold it (`de|da` in a Danish label).
-struct PooledStemStatistics<'s> {
-    searcher: &'s Searcher,
-    /// Pooled document frequency of each stem term of the query that the index holds, per
-    /// field. A query without language has a term per stemmer, most of them in no label: they
-    /// are left out of the query.
-    pooled: HashMap<Term, u64>,
-}
-
-impl<'s> PooledStemStatistics<'s> {
-    fn new(searcher: &'s Searcher, fields: &[Field], words: &[QueryWord]) -> tantivy::Result<Self> {
-        let mut pooled = HashMap::new();
-        let mut by_prefix: HashMap<(Field, &str), Pooled> = HashMap::new();
-        for &field in fields {
-            for term in words.iter().flat_map(|w| &w.terms) {
-                let prefix = term_stem_prefix(term);
-                let counted = match by_prefix.entry((field, prefix)) {
-                    std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert(pooled_doc_freq(searcher, field, prefix)?)
-                    }
-                };
-                if counted.terms.iter().any(|held| held.as_slice() == term.as_bytes()) {
-                    pooled.insert(Term::from_field_text(field, term), counted.documents);
-                }
-            }
-        }
-        Ok(PooledStemStatistics { searcher, pooled })
-    }
-
-    /// Whether the index holds `term` in `field` (asked only of the query's stem terms).
-    fn holds(&self, field: Field, term: &str) -> bool {
-        self.pooled.contains_key(&Term::from_field_text(field, term))
-    }
-}
-
-/// One stem's terms in every namespace: which the index holds, and their documents together.
-struct Pooled {
-    terms: Vec<Vec<u8>>,
-    documents: u64,
-}
-
-/// The terms of `field` that begin with `prefix` (a stem and the separator: that stem in every
-/// namespace), and the documents holding one, summed over the terms and segments.
-fn pooled_doc_freq(searcher: &Searcher, field: Field, prefix: &str) -> tantivy::Result<Pooled> {
-    // The separator is one byte; the byte after it bounds the range.
-    let mut end = prefix.as_bytes().to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
-    let mut pooled = Pooled {
-        terms: Vec::new(),
-        documents: 0,
-    };
-    for segment in searcher.segment_readers() {
-        let index = segment.inverted_index(field)?;
-        let mut stream = index.terms().range().ge(prefix.as_bytes()).lt(&end).into_stream()?;
-        while stream.advance() {
-            pooled.documents += u64::from(stream.value().doc_freq);
-            if !pooled.terms.iter().any(|held| held.as_slice() == stream.key()) {
-                pooled.terms.push(stream.key().to_vec());
-            }
-        }
-    }
-    Ok(pooled)
-}
-
-impl Bm25StatisticsProvider for PooledStemStatistics<'_> {
-    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        self.searcher.total_num_tokens(field)
-    }
-
-    fn total_num_docs(&self) -> tantivy::Result<u64> {
-        self.searcher.total_num_docs()
-    }
-
-    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        match self.pooled.get(term) {
-            Some(&frequency) => Ok(frequency),
-            None => self.searcher.doc_freq(term),
-        }
-    }
-}
-
 /// A read-only, shareable handle on the text store.
 pub struct TextIndex {
     reader: IndexReader,
@@ -433,17 +338,17 @@ impl TextIndex {
         self.reader.searcher().num_docs()
     }
 
-    fn word_query(&self, word: &QueryWord, weights: &FieldWeights, held: &PooledStemStatistics) -> Box<dyn Query> {
+    fn word_query(&self, word: &QueryWord, weights: &FieldWeights) -> Box<dyn Query> {
         let f = &self.fields;
         let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
-        for stem in &word.terms {
+        for stem in &word.stems {
             for (field, weight) in [
                 (f.preferred, weights.preferred),
                 (f.alternative, weights.alternative),
                 (f.hidden, weights.hidden),
                 (f.description, weights.description),
             ] {
-                if weight > 0.0 && held.holds(field, stem) {
+                if weight > 0.0 {
                     let query = TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs);
                     disjuncts.push(Box::new(BoostQuery::new(Box::new(query), weight)));
                 }
@@ -510,22 +415,9 @@ impl TextIndex {
         if words.is_empty() || limit == 0 || concepts == 0 {
             return Ok(Vec::new());
         }
-        let searcher = self.reader.searcher();
-        let f = &self.fields;
-        let stem_fields: Vec<Field> = [
-            (f.preferred, weights.preferred),
-            (f.alternative, weights.alternative),
-            (f.hidden, weights.hidden),
-            (f.description, weights.description),
-        ]
-        .into_iter()
-        .filter(|(_, weight)| *weight > 0.0)
-        .map(|(field, _)| field)
-        .collect();
-        let statistics = PooledStemStatistics::new(&searcher, &stem_fields, words)?;
         let mut text: Vec<(Occur, Box<dyn Query>)> = words
             .iter()
-            .map(|w| (Occur::Should, self.word_query(w, weights, &statistics)))
+            .map(|w| (Occur::Should, self.word_query(w, weights)))
             .collect();
         if weights.grams > 0.0 {
             let grams = query_grams(words);
@@ -548,11 +440,8 @@ impl TextIndex {
         let mut clauses = vec![(Occur::Must, Box::new(BooleanQuery::new(text)) as Box<dyn Query>)];
         clauses.extend(self.filter_clauses(filters));
         let query = BooleanQuery::new(clauses);
-        let top = searcher.search_with_statistics_provider(
-            &query,
-            &TopDocs::with_limit(limit).order_by_score(),
-            &statistics,
-        )?;
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         // The concept id of each document from its fast field (a column lookup), so that only
         // the best document of each concept is read from the store: without a language, a query
         // fetches ~4 documents a concept (one per language that matched) and keeps one.

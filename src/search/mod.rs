@@ -184,16 +184,16 @@ impl<'q> LabelMatcher<'q> {
             best_dice = best_dice.max(ranker::trigram_dice(self.query_grams, &analysis.grams));
             let analysed = &analysis.words;
             // A label whose language is no valid code is not stemmed: no words matched.
-            if analysed.first().is_some_and(|w| w.term.is_none()) {
+            if analysed.first().is_some_and(|w| w.stem.is_none()) {
                 continue;
             }
             let matched: Vec<String> = self
                 .words
                 .iter()
                 .filter(|w| {
-                    w.terms
+                    w.stems
                         .iter()
-                        .any(|t| analysed.iter().any(|word| word.term.as_deref() == Some(t.as_str())))
+                        .any(|s| analysed.iter().any(|word| word.stem.as_deref() == Some(s.as_str())))
                         || w.prefix
                             .as_ref()
                             .is_some_and(|p| analysed.iter().any(|word| has_label_prefix(&word.folded, p)))
