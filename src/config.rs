@@ -331,6 +331,11 @@ impl Config {
                 "search.weights must be finite and non-negative, tie_breaker at most 1".into(),
             ));
         }
+        if !(w.grams_max_df > 0.0 && w.grams_max_df <= 1.0) {
+            return Err(Error::Config(
+                "search.weights.grams_max_df is a share of the documents: above 0, at most 1".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -486,5 +491,14 @@ mod tests {
         let mut config = Config::default();
         config.search.weights.prefix = -1.0;
         assert!(config.validate().is_err());
+        for share in [0.0, 1.5, f32::NAN] {
+            let mut config = Config::default();
+            config.search.weights.grams_max_df = share;
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains("grams_max_df"), "{error}");
+        }
+        let mut config = Config::default();
+        config.search.weights.grams_max_df = 1.0;
+        assert!(config.validate().is_ok());
     }
 }

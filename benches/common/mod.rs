@@ -35,7 +35,10 @@ pub fn open_vector_searcher_with(plan: SessionPlan) -> Searcher {
     let models = config
         .load_models(Some(&path_from("OCCUSEARCH_MODELS", "models")), plan)
         .expect("the models: run scripts/setup first");
-    Searcher::new(index, Ok(models)).expect("opening the searcher")
+    // The configured field weights, as `serve` and `eval` apply them.
+    Searcher::new(index, Ok(models))
+        .expect("opening the searcher")
+        .with_weights(config.search.weights)
 }
 
 /// Prints p50/p90/p99/max of latencies in milliseconds over `distinct` queries asked.

@@ -78,8 +78,8 @@ struct MatchArgs {
     /// Language of the labels shown (ISO 639-1).
     #[arg(long, default_value = "en", value_parser = lang_arg)]
     lang: Lang,
-    /// Kinds ranked: occupation, profile; repeatable [default: both].
-    #[arg(long, value_parser = kind_arg)]
+    /// Kinds ranked: occupation, profile; repeatable or comma-separated [default: both].
+    #[arg(long, value_parser = kind_arg, value_delimiter = ',')]
     kind: Vec<Kind>,
     #[arg(long, default_value_t = 10)]
     limit: usize,
@@ -120,8 +120,8 @@ struct SimilarArgs {
     /// A concept's ESCO URI, UUID or source id (ecsf:ciso, ...).
     #[arg(long)]
     id: Option<String>,
-    /// Kinds of the answers; repeatable [default: every kind].
-    #[arg(long, value_parser = kind_arg)]
+    /// Kinds of the answers; repeatable or comma-separated [default: every kind].
+    #[arg(long, value_parser = kind_arg, value_delimiter = ',')]
     kind: Vec<Kind>,
     /// Language of the labels shown (ISO 639-1).
     #[arg(long, default_value = "en", value_parser = lang_arg)]
@@ -138,8 +138,8 @@ struct SimilarArgs {
 
 #[derive(Args)]
 struct DuplicatesArgs {
-    /// Kinds compared; repeatable [default: profile and material].
-    #[arg(long, value_parser = kind_arg)]
+    /// Kinds compared; repeatable or comma-separated [default: profile and material].
+    #[arg(long, value_parser = kind_arg, value_delimiter = ',')]
     kind: Vec<Kind>,
     /// Least label similarity that links two concepts.
     #[arg(long, default_value_t = search::similar::DEFAULT_DUPLICATE_SIMILARITY)]
@@ -332,8 +332,9 @@ struct SearchArgs {
     /// Language of the query (ISO 639-1); without it every language is searched.
     #[arg(long, value_parser = lang_arg)]
     lang: Option<Lang>,
-    /// occupation, skill, profile, material, concept, isco-group or skill-group; repeatable.
-    #[arg(long, value_parser = kind_arg)]
+    /// occupation, skill, profile, material, concept, isco-group or skill-group; repeatable or
+    /// comma-separated (`--kind occupation,isco-group`, as the HTTP API's `kind`).
+    #[arg(long, value_parser = kind_arg, value_delimiter = ',')]
     kind: Vec<Kind>,
     /// Only concepts from this source (esco, ecsf, eo4geo, digcomp, e-cf, ...).
     #[arg(long)]

@@ -247,6 +247,13 @@ pub struct FieldWeights {
     /// trigrams is boosted by `grams / n`, so the clause weighs like one word however long the
     /// query is).
     pub grams: f32,
+    /// Trigrams held by more than this share of the documents are left out of the trigram
+    /// clause (1: none left out), as Elasticsearch's common-terms query leaves out terms above
+    /// its `cutoff_frequency`: their BM25 weight `ln(1 + (N − df + ½) / (df + ½))` is small,
+    /// but their postings are most of the clause's work (`er `, ` an`: a tenth of the full
+    /// index's 127,000 documents each). The clause's boost still counts them (`grams / n` over
+    /// every distinct trigram), so the trigrams that stay weigh as before.
+    pub grams_max_df: f32,
     /// DisMax tie-breaker: how much the non-best terms of one query word still count.
     pub tie_breaker: f32,
 }
@@ -260,6 +267,7 @@ impl Default for FieldWeights {
             description: 0.3,
             prefix: 1.0,
             grams: 1.0,
+            grams_max_df: 0.05,
             tie_breaker: 0.1,
         }
     }
@@ -419,28 +427,32 @@ impl TextIndex {
             .iter()
             .map(|w| (Occur::Should, self.word_query(w, weights)))
             .collect();
+        let searcher = self.reader.searcher();
         if weights.grams > 0.0 {
             let grams = query_grams(words);
             if !grams.is_empty() {
                 let boost = weights.grams / grams.len() as f32;
-                let any_gram = grams
-                    .iter()
-                    .map(|gram| {
-                        let term = Term::from_field_text(self.fields.grams, gram);
-                        let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                        (Occur::Should, Box::new(query) as Box<dyn Query>)
-                    })
-                    .collect();
-                text.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(BooleanQuery::new(any_gram)), boost)),
-                ));
+                let max_df = (f64::from(weights.grams_max_df) * searcher.num_docs() as f64) as u64;
+                let mut any_gram = Vec::with_capacity(grams.len());
+                for gram in &grams {
+                    let term = Term::from_field_text(self.fields.grams, gram);
+                    if weights.grams_max_df < 1.0 && searcher.doc_freq(&term)? > max_df {
+                        continue;
+                    }
+                    let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                    any_gram.push((Occur::Should, Box::new(query) as Box<dyn Query>));
+                }
+                if !any_gram.is_empty() {
+                    text.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(BooleanQuery::new(any_gram)), boost)),
+                    ));
+                }
             }
         }
         let mut clauses = vec![(Occur::Must, Box::new(BooleanQuery::new(text)) as Box<dyn Query>)];
         clauses.extend(self.filter_clauses(filters));
         let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
         // The concept id of each document from its fast field (a column lookup), so that only
         // the best document of each concept is read from the store: without a language, a query
@@ -485,5 +497,54 @@ impl TextIndex {
             });
         }
         Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::analyze_query;
+    use crate::types::ConceptId;
+
+    /// An English index of one concept per label.
+    fn index_of(dir: &Path, labels: &[&str]) -> TextIndex {
+        let mut writer = TextIndexWriter::create(dir).unwrap();
+        for (i, label) in labels.iter().enumerate() {
+            let mut concept = Concept::new(ConceptId::new(format!("c{i}")), Kind::Occupation, "test");
+            let labels = LanguageLabels {
+                preferred: Some(label.to_string()),
+                ..Default::default()
+            };
+            concept.labels.insert(Lang::english(), labels);
+            let documents = writer.documents_of(&concept);
+            writer.add(documents).unwrap();
+        }
+        writer.finish().unwrap();
+        TextIndex::open(dir).unwrap()
+    }
+
+    #[test]
+    fn trigrams_held_by_most_documents_are_left_out_of_the_query() {
+        let dir = tempfile::tempdir().unwrap();
+        // Twenty labels share the trigrams "ist" and "st " with the query, one shares "bil".
+        let mut labels = vec!["bilingual"];
+        let fillers: Vec<String> = (0..20).map(|i| format!("pianist {}", "x".repeat(i + 1))).collect();
+        labels.extend(fillers.iter().map(String::as_str));
+        let index = index_of(dir.path(), &labels);
+        let words = analyze_query("bilist", None);
+        let found = |max_df: f32| {
+            let weights = FieldWeights {
+                grams_max_df: max_df,
+                ..FieldWeights::default()
+            };
+            let hits = index.search(&words, &TextFilters::default(), &weights, 50, 50).unwrap();
+            hits.into_iter().map(|h| h.id).collect::<Vec<_>>()
+        };
+        // Every trigram: the pianists come back through "ist" and "st " alone.
+        let all = found(1.0);
+        assert_eq!(all.first().map(String::as_str), Some("c0"), "{all:?}");
+        assert_eq!(all.len(), 21, "{all:?}");
+        // Trigrams in more than 5 % of the documents (here: more than one) left out.
+        assert_eq!(found(0.05), ["c0"]);
     }
 }

@@ -40,6 +40,41 @@ fn search_json_has_the_documented_shape() {
 }
 
 #[test]
+fn kinds_are_given_comma_separated_as_in_the_http_api() {
+    let root = crate::common::shared_index_root();
+    let search = |kinds: &[&str]| {
+        let mut command = occusearch();
+        command.args(["search", "nurse", "--limit", "20", "--json"]);
+        for kind in kinds {
+            command.args(["--kind", kind]);
+        }
+        let output = command.arg("--index").arg(root).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        value["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|hit| (hit["id"].to_string(), hit["kind"].as_str().unwrap().to_string()))
+            .collect::<Vec<_>>()
+    };
+    let joined = search(&["occupation,skill"]);
+    assert!(!joined.is_empty());
+    assert!(
+        joined.iter().all(|(_, kind)| kind == "occupation" || kind == "skill"),
+        "{joined:?}"
+    );
+    // The same request as the repeated flag.
+    assert_eq!(joined, search(&["occupation", "skill"]));
+    let output = occusearch()
+        .args(["search", "nurse", "--kind", "occupation,job"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("\"job\" is not"));
+}
+
+#[test]
 fn bad_arguments_exit_2_with_a_clear_message() {
     let root = crate::common::shared_index_root();
     let output = occusearch()
