@@ -401,7 +401,9 @@ fn quantize(vector: &[f32], into: &mut Vec<i8>) -> f32 {
 }
 
 /// Integer dot product of two codes (at most 127² × dimensions: no overflow below 133,000
-/// dimensions). Sixteen independent sums so that the compiler vectorises it.
+/// dimensions). Sixteen independent sums so that the compiler vectorises it, for the baseline,
+/// AVX2 and AVX-512 (chosen at run time, as [`crate::embed::dot`]; integer sums are exact).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     const LANES: usize = 16;
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
