@@ -484,6 +484,24 @@ mod tests {
         }
     }
 
+    /// Whichever version the CPU runs (SSE2, AVX2 or AVX-512) adds in the scalar code's order:
+    /// the same bits, so a search ranks alike on every machine.
+    #[test]
+    fn dot_returns_the_bits_of_the_eight_lane_order_on_this_cpu() {
+        for length in [3, 8, 17, 384] {
+            let a: Vec<f32> = (0..length).map(|i| (i as f32 * 0.731).sin() / 7.0).collect();
+            let b: Vec<f32> = (0..length).map(|i| (i as f32 * 0.213).cos() / 3.0).collect();
+            let whole = length / 8 * 8;
+            let mut sums = [0.0f32; 8];
+            for i in 0..whole {
+                sums[i % 8] += a[i] * b[i];
+            }
+            let tail: f32 = a[whole..].iter().zip(&b[whole..]).map(|(x, y)| x * y).sum();
+            let expected = sums.iter().sum::<f32>() + tail;
+            assert_eq!(dot(&a, &b).to_bits(), expected.to_bits(), "length {length}");
+        }
+    }
+
     #[test]
     fn the_model_reads_text_in_lower_case() {
         assert!(matches!(model_input("krankenpfleger"), std::borrow::Cow::Borrowed(_)));

@@ -904,6 +904,20 @@ mod tests {
     use super::*;
     use crate::embed::normalise;
 
+    #[test]
+    fn the_integer_dot_is_exact_at_the_extremes_for_every_length() {
+        for length in [0, 5, 16, 33, 384] {
+            let a: Vec<i8> = (0..length)
+                .map(|i| if i % 3 == 0 { -127 } else { 127 - (i % 50) as i8 })
+                .collect();
+            let b: Vec<i8> = (0..length).map(|i| if i % 2 == 0 { 127 } else { -127 }).collect();
+            let plain: i32 = a.iter().zip(&b).map(|(x, y)| i32::from(*x) * i32::from(*y)).sum();
+            assert_eq!(dot_i8(&a, &b), plain, "length {length}");
+        }
+        let top = vec![127i8; 384];
+        assert_eq!(dot_i8(&top, &top), 127 * 127 * 384);
+    }
+
     fn random_unit_vectors(count: usize, dimensions: usize, seed: u64) -> Vec<Vec<f32>> {
         // xorshift64*: deterministic, no dependency.
         let mut state = seed.max(1);
