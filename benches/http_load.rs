@@ -227,26 +227,20 @@ fn main() {
         let (titles_one_client, rest) = rest.split_at(ONE_CLIENT_REQUESTS);
         let titles_concurrent = &rest[..CONCURRENT_REQUESTS];
         drive(address, search_paths(warm_up, EVERY_KIND), 1).await;
-
-        drive(address, search_paths(one_client, EVERY_KIND), 1)
-            .await
-            .report("hybrid /search, distinct queries", 1);
-        drive(address, search_paths(one_client, EVERY_KIND), 1)
-            .await
-            .report("hybrid /search, repeated queries (cached)", 1);
-        drive(address, search_paths(concurrent, EVERY_KIND), CONCURRENT_CLIENTS)
-            .await
-            .report("hybrid /search, distinct queries", CONCURRENT_CLIENTS);
-        let repeated: Vec<String> = concurrent.iter().chain(concurrent).cloned().collect();
-        drive(address, search_paths(&repeated, EVERY_KIND), CONCURRENT_CLIENTS)
-            .await
-            .report("hybrid /search, repeated queries (cached)", CONCURRENT_CLIENTS);
+        // OCCUSEARCH_BENCH_ONLY=job-title runs the job-title phases alone (to profile them).
+        let job_titles_only = std::env::var("OCCUSEARCH_BENCH_ONLY").is_ok_and(|v| v == "job-title");
+        if !job_titles_only {
+            every_kind_phases(address, one_client, concurrent).await;
+        }
         drive(address, search_paths(titles_one_client, JOB_TITLES), 1)
             .await
             .report("job-title /search, distinct queries", 1);
         drive(address, search_paths(titles_concurrent, JOB_TITLES), CONCURRENT_CLIENTS)
             .await
             .report("job-title /search, distinct queries", CONCURRENT_CLIENTS);
+        if job_titles_only {
+            return;
+        }
         let typed = suggest_paths(&one_client[..100]);
         drive(address, typed.clone(), 1)
             .await
@@ -255,4 +249,21 @@ fn main() {
             .await
             .report("/suggest, every keystroke", CONCURRENT_CLIENTS);
     });
+}
+
+/// The phases that search every kind: distinct and repeated queries, one client and eight.
+async fn every_kind_phases(address: std::net::SocketAddr, one_client: &[String], concurrent: &[String]) {
+    drive(address, search_paths(one_client, EVERY_KIND), 1)
+        .await
+        .report("hybrid /search, distinct queries", 1);
+    drive(address, search_paths(one_client, EVERY_KIND), 1)
+        .await
+        .report("hybrid /search, repeated queries (cached)", 1);
+    drive(address, search_paths(concurrent, EVERY_KIND), CONCURRENT_CLIENTS)
+        .await
+        .report("hybrid /search, distinct queries", CONCURRENT_CLIENTS);
+    let repeated: Vec<String> = concurrent.iter().chain(concurrent).cloned().collect();
+    drive(address, search_paths(&repeated, EVERY_KIND), CONCURRENT_CLIENTS)
+        .await
+        .report("hybrid /search, repeated queries (cached)", CONCURRENT_CLIENTS);
 }

@@ -4,6 +4,10 @@
 //! own doc ids are never kept (they change on merge).
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use quick_cache::sync::Cache;
+use quick_cache::Weighter;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
@@ -13,6 +17,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
+use crate::analyze::memo::{self, LabelAnalysis};
 use crate::analyze::{label_grams, label_prefixes, query_grams, Analyzer, QueryWord};
 use crate::error::{Error, Result};
 use crate::types::{Concept, Kind, Lang, LanguageLabels};
@@ -291,9 +296,65 @@ pub struct TextHit {
     pub lang: String,
     pub source: String,
     pub label: String,
-    pub labels: Vec<String>,
+    pub labels: Arc<HitLabels>,
     pub score: f32,
 }
+
+/// The labels of one document (one language of a concept), with their analysis for the
+/// search's explanation, made once for the life of the index handle ([`TextIndex`] keeps them).
+#[derive(Debug)]
+pub struct HitLabels {
+    lang: String,
+    texts: Vec<String>,
+    analysed: OnceLock<Vec<Arc<LabelAnalysis>>>,
+}
+
+impl HitLabels {
+    pub fn new(lang: impl Into<String>, texts: Vec<String>) -> HitLabels {
+        HitLabels {
+            lang: lang.into(),
+            texts,
+            analysed: OnceLock::new(),
+        }
+    }
+
+    /// The labels, preferred first.
+    pub fn texts(&self) -> &[String] {
+        &self.texts
+    }
+
+    /// Each label's analysis ([`memo::label`] in the document's language), in the order of
+    /// [`HitLabels::texts`]; made on first use.
+    pub fn analysed(&self) -> &[Arc<LabelAnalysis>] {
+        self.analysed
+            .get_or_init(|| self.texts.iter().map(|text| memo::label(&self.lang, text)).collect())
+    }
+}
+
+/// What a hit shows of its stored document.
+#[derive(Debug)]
+struct StoredHit {
+    kind: Option<Kind>,
+    lang: String,
+    source: String,
+    label: String,
+    labels: Arc<HitLabels>,
+}
+
+/// A stored document's weight in the memo of documents: its labels (their analysis is most of
+/// its memory, ~0.4 KB a label), plus one.
+#[derive(Clone)]
+struct LabelCount;
+
+impl Weighter<(u32, u32), Arc<StoredHit>> for LabelCount {
+    fn weight(&self, _: &(u32, u32), hit: &Arc<StoredHit>) -> u64 {
+        1 + hit.labels.texts.len() as u64
+    }
+}
+
+/// Labels (and documents) the memo of documents keeps: ~80 MB at most. A job-title search reads
+/// ~100 documents of ~10 labels, and related titles meet the same occupations again.
+const DOCUMENT_MEMO_WEIGHT: u64 = 200_000;
 
 /// A read-only, shareable handle on the text store.
 pub struct TextIndex {
@@ -302,6 +363,9 @@ pub struct TextIndex {
     /// Per segment (the reader never reloads): the concept-id column and its dictionary decoded
     /// (ord → id), so a hit's concept is known without reading its stored document.
     concept_ids: Vec<(tantivy::columnar::StrColumn, Vec<String>)>,
+    /// The stored fields of documents read before, by (segment, doc id): a document is parsed
+    /// from its block and its labels analysed once, not by every search that finds it.
+    documents: Cache<(u32, u32), Arc<StoredHit>, LabelCount>,
 }
 
 const DOC_STORE_CACHE_BLOCKS: usize = 4096;
@@ -339,6 +403,7 @@ impl TextIndex {
             reader,
             fields,
             concept_ids,
+            documents: Cache::with_weighter((DOCUMENT_MEMO_WEIGHT / 8) as usize, DOCUMENT_MEMO_WEIGHT, LabelCount),
         })
     }
 
@@ -412,6 +477,32 @@ impl TextIndex {
 
     /// The best document of each of the best `concepts` concepts among the best `limit`
     /// documents for the analysed query words under the filters, best first (equal scores by id).
+    /// The fields a hit shows, read from the document store.
+    fn read_hit(&self, searcher: &tantivy::Searcher, address: tantivy::DocAddress) -> Result<StoredHit> {
+        let stored: TantivyDocument = searcher.doc(address)?;
+        let text_of = |field: Field| -> String {
+            match stored.get_first(field) {
+                Some(value) => match OwnedValue::from(value) {
+                    OwnedValue::Str(text) => text,
+                    _ => String::new(),
+                },
+                None => String::new(),
+            }
+        };
+        let lang = text_of(self.fields.lang);
+        let labels = text_of(self.fields.labels);
+        Ok(StoredHit {
+            kind: Kind::parse(&text_of(self.fields.kind)),
+            labels: Arc::new(HitLabels::new(
+                lang.clone(),
+                labels.lines().map(str::to_string).collect(),
+            )),
+            lang,
+            source: text_of(self.fields.source),
+            label: text_of(self.fields.label),
+        })
+    }
+
     pub fn search(
         &self,
         words: &[QueryWord],
@@ -475,24 +566,18 @@ impl TextIndex {
         ranked.truncate(concepts);
         let mut hits = Vec::with_capacity(ranked.len());
         for (score, address, id) in ranked {
-            let stored: TantivyDocument = searcher.doc(address)?;
-            let text_of = |field: Field| -> String {
-                match stored.get_first(field) {
-                    Some(value) => match OwnedValue::from(value) {
-                        OwnedValue::Str(text) => text,
-                        _ => String::new(),
-                    },
-                    None => String::new(),
-                }
-            };
-            let labels = text_of(self.fields.labels);
+            let stored = self
+                .documents
+                .get_or_insert_with(&(address.segment_ord, address.doc_id), || {
+                    self.read_hit(&searcher, address).map(Arc::new)
+                })?;
             hits.push(TextHit {
                 id: id.to_string(),
-                kind: Kind::parse(&text_of(self.fields.kind)),
-                lang: text_of(self.fields.lang),
-                source: text_of(self.fields.source),
-                label: text_of(self.fields.label),
-                labels: labels.lines().map(str::to_string).collect(),
+                kind: stored.kind,
+                lang: stored.lang.clone(),
+                source: stored.source.clone(),
+                label: stored.label.clone(),
+                labels: stored.labels.clone(),
                 score,
             });
         }
@@ -546,5 +631,44 @@ mod tests {
         assert_eq!(all.len(), 21, "{all:?}");
         // Trigrams in more than 5 % of the documents (here: more than one) left out.
         assert_eq!(found(0.05), ["c0"]);
+    }
+
+    #[test]
+    fn a_document_found_again_comes_from_the_memo_with_its_labels_analysed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = TextIndexWriter::create(dir.path()).unwrap();
+        let mut concept = Concept::new(ConceptId::new("nurse"), Kind::Occupation, "test");
+        let labels = LanguageLabels {
+            preferred: Some("Krankenpfleger".into()),
+            alternative: vec!["Gesundheits- und Krankenpfleger".into(), "Pflegefachmann".into()],
+            ..Default::default()
+        };
+        concept.labels.insert(Lang::parse("de").unwrap(), labels);
+        let documents = writer.documents_of(&concept);
+        writer.add(documents).unwrap();
+        writer.finish().unwrap();
+        let index = TextIndex::open(dir.path()).unwrap();
+        let search = |query: &str| {
+            let words = analyze_query(query, None);
+            let hits = index
+                .search(&words, &TextFilters::default(), &FieldWeights::default(), 10, 10)
+                .unwrap();
+            assert_eq!(hits.len(), 1, "{query}: {hits:?}");
+            hits.into_iter().next().unwrap()
+        };
+        let first = search("Krankenpfleger");
+        assert_eq!(
+            first.labels.texts(),
+            ["Krankenpfleger", "Gesundheits- und Krankenpfleger", "Pflegefachmann"]
+        );
+        assert_eq!((first.lang.as_str(), first.label.as_str()), ("de", "Krankenpfleger"));
+        // Each label analysed as the memo of labels analyses it, in the document's language.
+        for (text, analysis) in first.labels.texts().iter().zip(first.labels.analysed()) {
+            assert_eq!(**analysis, LabelAnalysis::analyse("de", text));
+        }
+        // Another query that finds the same document: the same labels, not read again.
+        let again = search("Pflegefachmann");
+        assert!(Arc::ptr_eq(&first.labels, &again.labels));
+        assert_eq!(again.id, "nurse");
     }
 }

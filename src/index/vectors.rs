@@ -824,6 +824,11 @@ impl VectorStore {
                 .flat_map(|kind| self.entries_of_kind(*kind).iter().copied())
         };
         let in_kinds: usize = kinds.iter().map(|kind| self.entries_of_kind(*kind).len()).sum();
+        // Kinds that hold every entry (the job-title store asked for occupations and ISCO
+        // groups): no kind filter at all, and no margin for entries that would be dropped.
+        if in_kinds == self.len() {
+            return self.search(query, k, filter);
+        }
         let keep = |id: &usize| kinds.contains(&self.concept_of(*id).kind) && self.allowed(*id, filter);
         match &self.graph {
             // Most of the store (occupations and ISCO groups hold 87 % of the default one): a
@@ -1259,6 +1264,11 @@ mod tests {
                 .map(|m| m.entry)
                 .collect();
             assert_eq!(exact.iter().map(|m| m.entry).collect::<Vec<_>>(), expected);
+            // Kinds that hold every entry: the walk of an unfiltered search, for k entries.
+            let everything = store
+                .search_kinds(&query, 10, &[Kind::Skill, Kind::Occupation], None)
+                .unwrap();
+            assert_eq!(everything, store.search(&query, 10, None).unwrap());
         }
     }
 

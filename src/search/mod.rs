@@ -162,9 +162,10 @@ struct Explanation {
 }
 
 /// Compares candidates' labels with one query. Each label's analysis (its words folded and
-/// stemmed, its trigrams) comes from the process-wide memo of labels ([`crate::analyze::memo`]):
-/// a hundred candidates hold about a thousand labels, and the same labels come back from one
-/// query to the next.
+/// stemmed, its trigrams) comes with the hit ([`crate::index::text::HitLabels`]), made once per
+/// document from the process-wide memo of labels ([`crate::analyze::memo`]): a hundred
+/// candidates hold about a thousand labels, and the same documents come back from one query to
+/// the next.
 struct LabelMatcher<'q> {
     words: &'q [QueryWord],
     /// The query's trigrams ([`ranker::trigrams`] of the [`normalised`] query).
@@ -179,8 +180,7 @@ impl<'q> LabelMatcher<'q> {
     fn explain(&self, hit: &TextHit) -> Explanation {
         let mut best: Option<(usize, &String, Vec<String>)> = None;
         let mut best_dice = 0.0f64;
-        for label in &hit.labels {
-            let analysis = memo::label(&hit.lang, label);
+        for (label, analysis) in hit.labels.texts().iter().zip(hit.labels.analysed()) {
             best_dice = best_dice.max(ranker::trigram_dice(self.query_grams, &analysis.grams));
             let analysed = &analysis.words;
             // A label whose language is no valid code is not stemmed: no words matched.
