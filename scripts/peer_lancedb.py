@@ -159,6 +159,9 @@ def main():
     ap.add_argument('--work', default='/tmp/occusearch-peer')
     ap.add_argument('--json')
     args = ap.parse_args()
+    # LanceDB logs a deprecation warning per hybrid query to stderr (its scoring columns), which
+    # would cost it time in the measurement: errors only.
+    os.environ.setdefault("LANCEDB_LOG", "error")
     import lancedb
     from lancedb.index import FTS, IvfHnswSq
 

@@ -304,12 +304,24 @@ where
 {
     let loaded = state.get()?;
     let deadline = Deadline::after(state.request_timeout);
-    tokio::task::spawn_blocking(move || work(&loaded, deadline))
+    tokio::task::spawn_blocking(move || unless_late(deadline, || work(&loaded, deadline)))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "blocking task failed");
             ApiError::internal()
         })?
+}
+
+/// `work`, unless `deadline` passed before it could start: a request that waited for a blocking
+/// thread longer than its time (an overloaded pool) has had its 408 already, and a search that
+/// nobody reads would only delay the requests queued behind it. Long work checks the deadline
+/// again as it goes; a single search (milliseconds) is not interrupted once started.
+fn unless_late<T>(
+    deadline: Deadline,
+    work: impl FnOnce() -> std::result::Result<T, ApiError>,
+) -> std::result::Result<T, ApiError> {
+    deadline.check("the request waited for a worker thread past its time and")?;
+    work()
 }
 
 /// Like [`blocking`] for an expensive request: admitted first (or 503), the permit held until
@@ -912,6 +924,25 @@ mod tests {
             )
             .route("/fast", get(|| async { Json(json!({ "ok": true })) }));
         limited(routes, &options)
+    }
+
+    #[test]
+    fn work_whose_deadline_passed_before_it_started_is_not_run() {
+        let ran = std::cell::Cell::new(0);
+        let work = || {
+            ran.set(ran.get() + 1);
+            Ok::<_, ApiError>("done")
+        };
+        let late = unless_late(Deadline::after(Duration::ZERO), work);
+        let error = late.expect_err("a passed deadline");
+        assert_eq!((error.status, error.code), (StatusCode::REQUEST_TIMEOUT, "timeout"));
+        assert_eq!(ran.get(), 0, "the work did not start");
+        assert_eq!(
+            unless_late(Deadline::after(Duration::from_secs(60)), work).ok(),
+            Some("done")
+        );
+        assert_eq!(unless_late(Deadline::NONE, work).ok(), Some("done"));
+        assert_eq!(ran.get(), 2);
     }
 
     #[tokio::test]
